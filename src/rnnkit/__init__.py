@@ -1,0 +1,22 @@
+"""rnnkit: recurrent neural networks in PyTorch.
+
+Drop-in ``RNN``/``LSTM``/``GRU`` layers, the generic :class:`Recurrent` for any
+:class:`~rnnkit.cells.Cell`, engines that run cells through time, and
+initialisations that fight vanishing gradients.
+"""
+from importlib.metadata import PackageNotFoundError, version
+
+from rnnkit import cells, init, kernels
+from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
+from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+
+try:
+    __version__ = version("rnnkit")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "RNN", "LSTM", "GRU", "Recurrent",
+    "Cell", "ElmanCell", "LSTMCell", "GRUCell",
+    "cells", "init", "kernels", "__version__",
+]

@@ -1,0 +1,7 @@
+"""One time step of each recurrence: see :class:`Cell` for the contract."""
+from rnnkit.cells.base import Cell, State
+from rnnkit.cells.elman import ElmanCell
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+
+__all__ = ["Cell", "State", "ElmanCell", "LSTMCell", "GRUCell"]

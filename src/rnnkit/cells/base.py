@@ -1,0 +1,137 @@
+"""The cell contract: one time step of a recurrence, and nothing about time.
+
+A cell owns its parameters and the math of one step::
+
+    y_t, state_t = cell.step(x_t, state_{t-1})
+    state_0      = cell.init_state(batch, device, dtype)
+
+``x_t`` is ``(B, I)``; ``y_t`` is ``(B, cell.output_size)``; the state is a tensor or a
+tuple of tensors, each with the batch in dim 0, and always the same structure for a
+given cell. Engines (``rnnkit.kernels``) own the time axis; layers
+(``rnnkit.layers``) own stacking and directions.
+"""
+from __future__ import annotations
+
+import abc
+import math
+from typing import Tuple, Union
+
+import torch
+from torch import nn
+
+from rnnkit._checks import check_size, check_tensor
+
+State = Union[torch.Tensor, Tuple[torch.Tensor, ...]]
+
+
+class Cell(nn.Module, abc.ABC):
+    """Base class of every recurrent cell.
+
+    Subclass it, create parameters in ``__init__`` and write :meth:`step`; the cell
+    then runs on the reference engine inside :class:`rnnkit.Recurrent` (stacked,
+    bidirectional, with lengths and ``PackedSequence``). Override :meth:`init_state`
+    when the state is not a single ``(B, hidden_size)`` tensor.
+
+    Args:
+        input_size: I, features of ``x_t``.
+        hidden_size: H, size of the recurrent state.
+        output_size: size of ``y_t``; defaults to ``hidden_size``.
+
+    When a layer holds a cell, the layer adopts the cell's parameters under torch.nn's
+    names (``weight_hh`` becomes ``weight_hh_l0``, ``weight_hh_l1_reverse``, ...), so
+    the layer's ``state_dict`` matches torch.nn; the cell keeps reading them through
+    its own names (``cell.weight_hh``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.input_size = check_size(owner, "input_size", input_size)
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size)
+        self.output_size = self.hidden_size if output_size is None else check_size(owner, "output_size", output_size)
+
+    @abc.abstractmethod
+    def step(self, x_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One time step: ``x_t`` (B, I) and the previous state -> (y_t (B, output_size), new state)."""
+
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        """The zero state for ``batch`` sequences: ``(B, hidden_size)`` unless overridden."""
+        return torch.zeros(batch, self.hidden_size, device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        """torch.nn's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)); layer-norm gains 1, shifts 0."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for name, param in _own_parameters(self):
+            if name.startswith("ln_weight"):
+                nn.init.ones_(param)
+            elif name.startswith("ln_bias"):
+                nn.init.zeros_(param)
+            else:
+                nn.init.uniform_(param, -bound, bound)
+
+    def forward(self, x_t: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Validate and run one step; ``x_t`` may be ``(B, I)`` or unbatched ``(I,)``."""
+        owner = type(self).__name__
+        check_tensor(owner, "input", x_t)
+        if x_t.dim() not in (1, 2):
+            raise ValueError(f"{owner}: expected input with 1 or 2 dims ((I,) or (B, I)), got shape {tuple(x_t.shape)}")
+        if x_t.shape[-1] != self.input_size:
+            raise ValueError(f"{owner}: expected input with {self.input_size} features, got {x_t.shape[-1]}")
+        unbatched = x_t.dim() == 1
+        if unbatched:
+            x_t = x_t.unsqueeze(0)
+            if state is not None:
+                state = map_state(lambda s: s.unsqueeze(0), state)
+        if state is None:
+            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+        y, new_state = self.step(x_t, state)
+        if unbatched:
+            return y.squeeze(0), map_state(lambda s: s.squeeze(0), new_state)
+        return y, new_state
+
+    # -- adoption by a layer -------------------------------------------------------
+    def _bind(self, owner: nn.Module, suffix: str) -> None:
+        """Move this cell's parameters, buffers and submodules onto ``owner`` as ``name + suffix``."""
+        aliases = {}
+        for name, param in list(self._parameters.items()):
+            owner.register_parameter(name + suffix, param)
+            aliases[name] = name + suffix
+            del self._parameters[name]
+        for name, buf in list(self._buffers.items()):
+            owner.register_buffer(name + suffix, buf, persistent=name not in self._non_persistent_buffers_set)
+            aliases[name] = name + suffix
+            del self._buffers[name]
+        for name, module in list(self._modules.items()):
+            owner.add_module(name + suffix, module)
+            aliases[name] = name + suffix
+            del self._modules[name]
+        # Plain attributes, not submodules: the owner must not see the cell as a child.
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_aliases", aliases)
+
+    def __getattr__(self, name: str):
+        aliases = self.__dict__.get("_aliases")
+        if aliases is not None and name in aliases:
+            return getattr(self.__dict__["_owner"], aliases[name])
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value) -> None:
+        aliases = self.__dict__.get("_aliases")
+        if aliases is not None and name in aliases:
+            setattr(self.__dict__["_owner"], aliases[name], value)
+        else:
+            super().__setattr__(name, value)
+
+
+def _own_parameters(cell: Cell):
+    """(name, parameter) of a cell, whether it holds them itself or a layer adopted them."""
+    aliases = cell.__dict__.get("_aliases")
+    if aliases is None:
+        return [(n, p) for n, p in cell.named_parameters() if p is not None]
+    return [(n, getattr(cell, n)) for n in aliases if isinstance(getattr(cell, n), nn.Parameter)]
+
+
+def map_state(fn, state: State) -> State:
+    if isinstance(state, torch.Tensor):
+        return fn(state)
+    return tuple(fn(s) for s in state)

@@ -1,0 +1,29 @@
+"""Entry point of the ``rnnkit`` command: registers the subcommands, nothing else."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnnkit.cli import info
+
+COMMANDS = {"info": info}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import rnnkit
+
+    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks in PyTorch.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {rnnkit.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS.values():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return COMMANDS[args.command].run(args)

@@ -1,0 +1,75 @@
+"""The reference engine: a plain Python loop over time with autograd.
+
+It is the oracle every other engine is tested against, and it runs any
+:class:`rnnkit.cells.Cell`, including cells users write themselves.
+
+Contract shared by every engine::
+
+    run(cell, x, state, lengths=None, reverse=False) -> (outputs, final_state)
+
+- ``x`` (T, B, I), time-major; ``state`` the cell's state structure, batch in dim 0.
+- ``lengths`` (B,) int64 on the CPU, each in [1, T], or None for all T.
+  Outputs past a sequence's end are zero; its final state is taken at its own last step.
+- ``reverse=True`` runs each sequence backwards within its own length; outputs stay
+  aligned with the input positions (``outputs[t]`` belongs to ``x[t]``).
+- Returns ``outputs`` (T, B, cell.output_size) and the final state.
+
+Arguments are validated by the layers (the public boundary), not here.
+"""
+from __future__ import annotations
+
+import torch
+
+from rnnkit.cells.base import Cell, State
+
+
+def reverse_index(lengths: torch.Tensor, T: int, device) -> torch.Tensor:
+    """(T, B) time index that reverses each sequence within its length; an involution."""
+    t = torch.arange(T).unsqueeze(1)  # (T, 1)
+    L = lengths.unsqueeze(0)  # (1, B)
+    return torch.where(t < L, L - 1 - t, t).to(device)  # (T, B)
+
+
+def time_gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``out[t, b] = x[index[t, b], b]`` for x (T, B, F) and index (T, B)."""
+    return x.gather(0, index.unsqueeze(-1).expand_as(x))
+
+
+def reverse_time(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Reverse (T, B, F) along time, each sequence within its own length."""
+    if lengths is None:
+        return x.flip(0)
+    return time_gather(x, reverse_index(lengths, x.shape[0], x.device))
+
+
+def _select(alive: torch.Tensor, new: State, old: State) -> State:
+    """Per sample: ``new`` where ``alive`` (B,) is True, else ``old``."""
+    def pick(n: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+        return torch.where(alive.view(-1, *([1] * (n.dim() - 1))), n, o)
+    if isinstance(new, torch.Tensor):
+        return pick(new, old)
+    return tuple(pick(n, o) for n, o in zip(new, old))
+
+
+def run(cell: Cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None,
+        reverse: bool = False) -> tuple[torch.Tensor, State]:
+    """Run ``cell`` over ``x`` (T, B, I) from ``state``; see the module docstring."""
+    T = x.shape[0]
+    if lengths is not None and bool((lengths == T).all()):
+        lengths = None  # every sequence is full: no masking needed
+    if reverse:
+        x = reverse_time(x, lengths)
+    alive_at = None if lengths is None else (torch.arange(T).unsqueeze(1) < lengths).to(x.device)  # (T, B)
+    outputs = []
+    for t in range(T):
+        y, new_state = cell.step(x[t], state)
+        if alive_at is None:
+            state = new_state
+        else:
+            state = _select(alive_at[t], new_state, state)
+            y = torch.where(alive_at[t].unsqueeze(1), y, torch.zeros_like(y))
+        outputs.append(y)
+    out = torch.stack(outputs)  # (T, B, Y)
+    if reverse:
+        out = reverse_time(out, lengths)
+    return out, state

@@ -1,0 +1,194 @@
+"""Drop-in replacements for torch.nn.RNN, torch.nn.LSTM and torch.nn.GRU.
+
+Same constructor arguments (positional order included), parameter names, gate order,
+default initialisation (the same seed gives the same weights) and return values.
+Extras are keyword-only and default off: ``engine``, ``layer_norm``, ``init``,
+``spectral_radius``; ``forward`` also takes ``lengths=`` for padded batches.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import torch
+from torch import nn
+
+from rnnkit import init as rinit
+from rnnkit._checks import check_bool, check_choice, check_size
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
+from rnnkit.cells.base import _own_parameters
+from rnnkit.cells.elman import NONLINEARITIES
+from rnnkit.layers.recurrent import Recurrent
+
+
+class _TorchLayer(Recurrent):
+    """Shared set-up of the three drop-ins: validation, torch.nn's init order, repr."""
+
+    def _setup(self, make_cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+               bidirectional, device, dtype, engine, layer_norm, init, spectral_radius) -> None:
+        owner = type(self).__name__
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size)
+        self.bias = check_bool(owner, "bias", bias)
+        self.layer_norm = check_bool(owner, "layer_norm", layer_norm)
+        factory = partial(make_cell, hidden_size=self.hidden_size, bias=self.bias, layer_norm=self.layer_norm,
+                          device=device, dtype=dtype)
+        # Cells draw their own random weights; reset_parameters then redraws them in
+        # torch.nn's order, so this draw must not advance the generator.
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            super().__init__(factory, input_size, num_layers, bidirectional=bidirectional,
+                             batch_first=batch_first, dropout=dropout, engine=engine)
+        self.reset_parameters()
+        self._initialise(_resolve_init(owner, init, spectral_radius), spectral_radius)
+
+    def reset_parameters(self) -> None:
+        """torch.nn's default, in torch.nn's order: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for name, param in self.named_parameters():
+            if name.startswith("ln_weight"):
+                nn.init.ones_(param)
+            elif name.startswith("ln_bias"):
+                nn.init.zeros_(param)
+            else:
+                nn.init.uniform_(param, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """Accepted for compatibility with torch.nn; rnnkit keeps no flat weight buffer."""
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """Per layer and direction, the parameters in torch.nn's order."""
+        return [[p for _, p in _cell_params(cell)] for cell in self.cells]
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if getattr(self, "proj_size", 0):
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        if self.layer_norm:
+            s += ", layer_norm=True"
+        if self.engine != "auto":
+            s += f", engine={self.engine!r}"
+        return s
+
+
+def _cuda_devices(device) -> list:
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        return [device.index if device.index is not None else torch.cuda.current_device()]
+    return []
+
+
+def _resolve_init(owner, init, spectral_radius):
+    rinit.check_radius(owner, spectral_radius)
+    return rinit.resolve(owner, init)
+
+
+def _cell_params(cell):
+    return [(n, p) for n, p in _own_parameters(cell) if not n.startswith("ln_")]
+
+
+class RNN(_TorchLayer):
+    r"""Elman RNN, a drop-in for ``torch.nn.RNN``:
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` for each layer, act tanh or ReLU.
+
+    Args (as torch.nn.RNN): input_size, hidden_size, num_layers=1, nonlinearity='tanh',
+    bias=True, batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None.
+    Keyword-only extras: engine='auto', layer_norm=False, init=None, spectral_radius=None.
+
+    Inputs: ``input`` (T, B, I) / (B, T, I) / (T, I) / PackedSequence, ``hx`` (L*D, B, H);
+    keyword ``lengths`` (B,). Outputs: ``output`` (T, B, D*H), ``h_n`` (L*D, B, H).
+
+    Parameters: ``weight_ih_l{k}`` (H, I or D*H), ``weight_hh_l{k}`` (H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,), ``..._reverse`` for the backward direction.
+
+    Example::
+
+        >>> rnn = RNN(10, 20, 2)
+        >>> output, h_n = rnn(torch.randn(5, 3, 10), torch.zeros(2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None, *, engine: str = "auto", layer_norm: bool = False, init=None,
+                 spectral_radius: float | None = None) -> None:
+        self.nonlinearity = check_choice("RNN", "nonlinearity", nonlinearity, NONLINEARITIES)
+        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.proj_size = 0
+        self._setup(partial(ElmanCell, nonlinearity=nonlinearity), input_size, hidden_size, num_layers, bias,
+                    batch_first, dropout, bidirectional, device, dtype, engine, layer_norm, init, spectral_radius)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class LSTM(_TorchLayer):
+    r"""LSTM, a drop-in for ``torch.nn.LSTM`` (gates i, f, g, o; see :class:`rnnkit.cells.LSTMCell`).
+
+    Args (as torch.nn.LSTM): input_size, hidden_size, num_layers=1, bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None.
+    Keyword-only extras: engine='auto', layer_norm=False, init=None, spectral_radius=None.
+
+    Inputs: ``input``, ``(h_0, c_0)`` with h_0 (L*D, B, P or H) and c_0 (L*D, B, H); keyword
+    ``lengths``. Outputs: ``output`` (T, B, D*(P or H)), ``(h_n, c_n)``.
+
+    Parameters: ``weight_ih_l{k}`` (4H, ·), ``weight_hh_l{k}`` (4H, P or H), ``bias_ih_l{k}``,
+    ``bias_hh_l{k}`` (4H,), ``weight_hr_l{k}`` (P, H) when proj_size > 0.
+
+    Example::
+
+        >>> lstm = LSTM(10, 20, 2)
+        >>> output, (h_n, c_n) = lstm(torch.randn(5, 3, 10))
+    """
+
+    _state_names = ("h0", "c0")
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None, *, engine: str = "auto", layer_norm: bool = False, init=None,
+                 spectral_radius: float | None = None) -> None:
+        self.proj_size = check_size("LSTM", "proj_size", proj_size, minimum=0)
+        hidden = check_size("LSTM", "hidden_size", hidden_size)
+        if self.proj_size >= hidden:
+            raise ValueError(f"LSTM: expected proj_size < hidden_size ({hidden}), got proj_size={self.proj_size}")
+        self.mode = "LSTM"
+        self._setup(partial(LSTMCell, proj_size=self.proj_size), input_size, hidden_size, num_layers, bias,
+                    batch_first, dropout, bidirectional, device, dtype, engine, layer_norm, init, spectral_radius)
+
+
+class GRU(_TorchLayer):
+    r"""GRU, a drop-in for ``torch.nn.GRU`` (gates r, z, n; see :class:`rnnkit.cells.GRUCell`).
+
+    Args (as torch.nn.GRU): input_size, hidden_size, num_layers=1, bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None.
+    Keyword-only extras: engine='auto', layer_norm=False, init=None, spectral_radius=None.
+
+    Inputs: ``input``, ``hx`` (L*D, B, H); keyword ``lengths``.
+    Outputs: ``output`` (T, B, D*H), ``h_n`` (L*D, B, H).
+
+    Parameters: ``weight_ih_l{k}`` (3H, ·), ``weight_hh_l{k}`` (3H, H), ``bias_ih_l{k}``,
+    ``bias_hh_l{k}`` (3H,).
+
+    Example::
+
+        >>> gru = GRU(10, 20, 2, batch_first=True)
+        >>> output, h_n = gru(torch.randn(3, 5, 10))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None, *, engine: str = "auto", layer_norm: bool = False, init=None,
+                 spectral_radius: float | None = None) -> None:
+        self.mode = "GRU"
+        self.proj_size = 0
+        self._setup(GRUCell, input_size, hidden_size, num_layers, bias,
+                    batch_first, dropout, bidirectional, device, dtype, engine, layer_norm, init, spectral_radius)
