@@ -61,7 +61,7 @@ class Cell(nn.Module, abc.ABC):
     def reset_parameters(self) -> None:
         """torch.nn's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)); layer-norm gains 1, shifts 0."""
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for name, param in _own_parameters(self):
+        for name, param in self.named_parameters():
             if name.startswith("ln_weight"):
                 nn.init.ones_(param)
             elif name.startswith("ln_bias"):
@@ -109,6 +109,20 @@ class Cell(nn.Module, abc.ABC):
         object.__setattr__(self, "_owner", owner)
         object.__setattr__(self, "_aliases", aliases)
 
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """The cell's parameters under the cell's own names, also after a layer adopted them."""
+        aliases = self.__dict__.get("_aliases")
+        if aliases is None:
+            yield from super().named_parameters(prefix, recurse, remove_duplicate)
+            return
+        dot = prefix + "." if prefix else ""
+        for name in aliases:
+            value = getattr(self, name)
+            if isinstance(value, nn.Parameter):
+                yield dot + name, value
+            elif isinstance(value, nn.Module) and recurse:
+                yield from value.named_parameters(dot + name, True, remove_duplicate)
+
     def __getattr__(self, name: str):
         aliases = self.__dict__.get("_aliases")
         if aliases is not None and name in aliases:
@@ -121,14 +135,6 @@ class Cell(nn.Module, abc.ABC):
             setattr(self.__dict__["_owner"], aliases[name], value)
         else:
             super().__setattr__(name, value)
-
-
-def _own_parameters(cell: Cell):
-    """(name, parameter) of a cell, whether it holds them itself or a layer adopted them."""
-    aliases = cell.__dict__.get("_aliases")
-    if aliases is None:
-        return [(n, p) for n, p in cell.named_parameters() if p is not None]
-    return [(n, getattr(cell, n)) for n in aliases if isinstance(getattr(cell, n), nn.Parameter)]
 
 
 def map_state(fn, state: State) -> State:

@@ -16,7 +16,6 @@ from torch import nn
 from rnnkit import init as rinit
 from rnnkit._checks import check_bool, check_choice, check_size
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
-from rnnkit.cells.base import _own_parameters
 from rnnkit.cells.elman import NONLINEARITIES
 from rnnkit.layers.recurrent import Recurrent
 
@@ -57,7 +56,7 @@ class _TorchLayer(Recurrent):
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         """Per layer and direction, the parameters in torch.nn's order."""
-        return [[p for _, p in _cell_params(cell)] for cell in self.cells]
+        return [[p for n, p in cell.named_parameters() if not n.startswith("ln_")] for cell in self.cells]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -91,9 +90,6 @@ def _resolve_init(owner, init, spectral_radius):
     rinit.check_radius(owner, spectral_radius)
     return rinit.resolve(owner, init)
 
-
-def _cell_params(cell):
-    return [(n, p) for n, p in _own_parameters(cell) if not n.startswith("ln_")]
 
 
 class RNN(_TorchLayer):
