@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import info
+from rnnkit.cli import esn, info
 
-COMMANDS = {"info": info}
+COMMANDS = {"info": info, "esn": esn}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,153 @@
+r"""Synthetic long-range tasks, generated on the fly from a seed.
+
+Batch ``index`` of split ``split`` is a pure function of ``(seed, split, index)``, so a
+run's data position is one integer and a resumed run sees exactly the batches it
+would have seen. Every task is a frozen dataclass with the hooks the Trainer calls:
+``batch(split, index) -> Batch``, ``loss(output, batch)``, ``metric(output, batch)``
+(named by ``metric_name``), plus ``input_size`` and ``output_size`` for the model.
+
+**Adding problem** (Hochreiter & Schmidhuber 1997): input (T, B, 2), channel 0 a value
+``v_t ~ U(0, 1)``, channel 1 a marker that is 1 on exactly two steps (one in each half
+of the sequence). Target at the last step: the sum of the two marked values. Always
+predicting 1 gives ``MSE = Var(v_i + v_j) = 2/12 = 1/6 ≈ 0.167``.
+
+**Copy memory** (Arjovsky, Shah & Bengio 2016): 10 symbols drawn from 8, then T-1
+blanks, a delimiter and 10 blanks (length T + 20); the target is blank for T + 10
+steps, then the 10 symbols. A memoryless model that outputs blank and then a uniform
+guess has cross-entropy ``10 ln 8 / (T + 20)`` averaged over all steps.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from rnnkit._checks import check_choice, check_size
+from rnnkit.data.batching import Batch
+
+SPLITS = ("train", "val", "test")
+
+
+def batch_generator(seed: int, split: str, index: int) -> torch.Generator:
+    """A generator seeded by a hash of ``(seed, split, index)``: same triple, same batch."""
+    digest = hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
+
+
+def _check(owner: str, length: int, batch_size: int, seed: int, split: str, index: int) -> None:
+    check_size(owner, "length", length, minimum=2)
+    check_size(owner, "batch_size", batch_size)
+    check_size(owner, "seed", seed, minimum=0)
+    check_choice(owner, "split", split, SPLITS)
+    check_size(owner, "index", index, minimum=0)
+
+
+def _weighted_mean(per_step: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """sum(w * l) / sum(w) over (T, B); zero (with a graph) when no step has weight."""
+    return (per_step * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+@dataclass(frozen=True)
+class AddingTask:
+    """The adding problem of length T: regress the sum of the two marked values (see module docs)."""
+
+    length: int = 100  # T, steps per sequence
+    batch_size: int = 64  # B, sequences per batch
+    seed: int = 0  # data seed: batch (split, index) is a function of (seed, split, index)
+
+    name = "adding"
+    input_size = 2
+    output_size = 1
+    metric_name = "mse"
+    baseline = 1.0 / 6.0  # MSE of always predicting 1
+
+    def batch(self, split: str, index: int) -> Batch:
+        """Batch ``index`` of ``split``: x (T, B, 2), y (T, B, 1), weight (T, B) one at t = T-1."""
+        _check("AddingTask", self.length, self.batch_size, self.seed, split, index)
+        T, B = self.length, self.batch_size
+        gen = batch_generator(self.seed, split, index)
+        values = torch.rand(T, B, generator=gen)  # (T, B)
+        first = torch.randint(0, T // 2, (B,), generator=gen)  # (B,) marker in the first half
+        second = torch.randint(T // 2, T, (B,), generator=gen)  # (B,) marker in the second half
+        marks = torch.zeros(T, B)
+        lanes = torch.arange(B)
+        marks[first, lanes] = 1.0
+        marks[second, lanes] = 1.0
+        x = torch.stack([values, marks], dim=-1)  # (T, B, 2)
+        y = torch.zeros(T, B, 1)
+        y[-1, :, 0] = (values * marks).sum(dim=0)
+        weight = torch.zeros(T, B)
+        weight[-1] = 1.0
+        return Batch(x, y, weight)
+
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean squared error over the weighted steps; output (T, B, 1)."""
+        return _weighted_mean(((output - batch.y) ** 2).sum(dim=-1), batch.weight)
+
+    def metric(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """MSE at the target step (the same number as the loss)."""
+        return self.loss(output, batch).detach()
+
+
+@dataclass(frozen=True)
+class CopyTask:
+    """Copy memory with delay T: recall 10 symbols after T + 10 steps (see module docs)."""
+
+    length: int = 100  # T, the delay; sequences have T + 20 steps
+    batch_size: int = 64  # B, sequences per batch
+    seed: int = 0  # data seed: batch (split, index) is a function of (seed, split, index)
+
+    name = "copy"
+    symbols = 8  # the alphabet to remember: classes 0..7
+    blank = 8  # input and target class of a blank
+    delimiter = 9  # input class that says "recall now"
+    recall = 10  # how many symbols to remember
+    input_size = 10  # one-hot over 8 symbols, blank, delimiter
+    output_size = 9  # classes over 8 symbols and blank
+    metric_name = "accuracy"
+
+    @property
+    def baseline(self) -> float:
+        """Cross-entropy of the memoryless strategy: 10 ln 8 / (T + 20)."""
+        return self.recall * math.log(self.symbols) / (self.length + 2 * self.recall)
+
+    def batch(self, split: str, index: int) -> Batch:
+        """Batch ``index`` of ``split``: x (T+20, B, 10) one-hot, y (T+20, B) classes, weight all ones."""
+        _check("CopyTask", self.length, self.batch_size, self.seed, split, index)
+        T, B, R = self.length, self.batch_size, self.recall
+        gen = batch_generator(self.seed, split, index)
+        data = torch.randint(0, self.symbols, (R, B), generator=gen)  # (R, B)
+        tokens = torch.full((T + 2 * R, B), self.blank, dtype=torch.long)  # (T+20, B)
+        tokens[:R] = data
+        tokens[T + R - 1] = self.delimiter
+        y = torch.full((T + 2 * R, B), self.blank, dtype=torch.long)  # (T+20, B)
+        y[-R:] = data
+        x = F.one_hot(tokens, self.input_size).float()  # (T+20, B, 10)
+        return Batch(x, y, torch.ones(T + 2 * R, B))
+
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Cross-entropy over the weighted steps; output (T, B, 9) logits."""
+        per_step = F.cross_entropy(output.flatten(0, 1), batch.y.flatten(0, 1), reduction="none")  # (T*B,)
+        return _weighted_mean(per_step.view_as(batch.weight), batch.weight)
+
+    def metric(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Fraction of the recalled symbols predicted right (over the last 10 steps of this window)."""
+        recall = batch.y < self.symbols  # (T, B): steps that ask for a symbol
+        if not recall.any():
+            return torch.tensor(float("nan"))
+        right = (output.argmax(dim=-1) == batch.y) & recall
+        return (right.sum() / recall.sum()).detach().float()
+
+
+TASKS = {"adding": AddingTask, "copy": CopyTask}
+
+
+def make_task(name: str, length: int = 100, batch_size: int = 64, seed: int = 0):
+    """The task called ``name`` (one of ``TASKS``) with these settings."""
+    check_choice("make_task", "task", name, tuple(TASKS))
+    task = TASKS[name](length=length, batch_size=batch_size, seed=seed)
+    _check(type(task).__name__, length, batch_size, seed, "train", 0)
+    return task

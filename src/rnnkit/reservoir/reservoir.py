@@ -1,0 +1,190 @@
+r"""The reservoir: a fixed random leaky recurrent layer, written as a :class:`~rnnkit.cells.Cell`."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit import init as rinit
+from rnnkit._checks import check_bool, check_size, check_tensor
+from rnnkit.cells.base import Cell
+from rnnkit.kernels import reference
+from rnnkit.reservoir.config import ReservoirConfig
+
+_ACT = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda v: v}
+_ACT_ = {"tanh": torch.Tensor.tanh_, "relu": torch.Tensor.relu_, "identity": lambda v: v}  # in place
+
+
+class Reservoir(Cell):
+    r"""A leaky echo-state reservoir (Jaeger 2001; leaky units after Jaeger et al. 2007).
+
+    .. math::
+        x_t = (1 - a)\, x_{t-1} + a\, f\big(W_{in} u_t + W_{fb}\, y_{t-1} + W x_{t-1} + b\big),
+        \qquad \text{output} = x_t
+
+    ``W`` is random with a fraction ``connectivity`` of nonzero entries ~ U(-1, 1), then
+    rescaled so its spectral radius is ``config.spectral_radius``; ``W_in``, ``W_fb`` and
+    ``b`` are ~ U(-s, s) with their scalings. All are drawn on the CPU in float64 from
+    ``config.seed``, so a config gives the same reservoir on every device.
+
+    As a cell, the step's input is the concatenation ``[u_t, y_{t-1}]`` of the ``I``
+    external inputs and, when ``feedback_size = F > 0``, the ``F`` fed-back outputs
+    (teacher-forced in training, the model's own outputs when generating); the cell's
+    ``input_size`` is therefore ``I + F`` and ``weight_ih = [W_in, W_fb]``.
+
+    The reservoir is frozen (``requires_grad=False``) unless ``trainable=True``: then it
+    is an ordinary cell that :class:`rnnkit.Recurrent` runs on the reference engine and
+    autograd trains (dense storage only).
+
+    Args:
+        input_size: I, external input features.
+        config: a :class:`ReservoirConfig` (units, spectral radius, leak rate, ...).
+        feedback_size: F, fed-back output features (0: no feedback).
+        trainable: let autograd train the weights.
+
+    Shapes: step input (B, I + F); state and output (B, N) with N = ``config.units``.
+
+    Attributes:
+        weight_ih (N, I + F), weight_hh (N, N) (a sparse CSR buffer with
+        ``storage="sparse"``), bias (N,).
+
+    Example::
+
+        >>> res = Reservoir(1, ReservoirConfig(units=100, spectral_radius=0.9, leak_rate=0.3))
+        >>> states, last = res.run(torch.randn(50, 4, 1))   # states (50, 4, 100), last (4, 100)
+    """
+
+    def __init__(self, input_size: int, config: ReservoirConfig | None = None, *, feedback_size: int = 0,
+                 trainable: bool = False, device=None, dtype=None) -> None:
+        config = ReservoirConfig() if config is None else config
+        if not isinstance(config, ReservoirConfig):
+            raise TypeError(f"Reservoir: expected config to be a ReservoirConfig, got {type(config).__name__}")
+        owner = "Reservoir"
+        I = check_size(owner, "input_size", input_size)
+        F_ = check_size(owner, "feedback_size", feedback_size, minimum=0)
+        if F_ and config.feedback_scaling == 0:
+            raise ValueError(f"Reservoir: feedback_size={F_} needs config.feedback_scaling > 0, got 0.0")
+        super().__init__(I + F_, config.units)
+        self.config = config
+        self.external_size = I
+        self.feedback_size = F_
+        self.trainable = check_bool(owner, "trainable", trainable)
+        if self.trainable and config.storage == "sparse":
+            raise ValueError("Reservoir: trainable=True needs storage='dense' (sparse weights are frozen), "
+                             "got storage='sparse'")
+        w_ih, w_hh, b = self._draw()
+        factory = {"device": device, "dtype": dtype if dtype is not None else torch.get_default_dtype()}
+        self.weight_ih = nn.Parameter(w_ih.to(**factory), requires_grad=self.trainable)
+        self.bias = nn.Parameter(b.to(**factory), requires_grad=self.trainable)
+        if config.storage == "dense":
+            self.weight_hh = nn.Parameter(w_hh.to(**factory), requires_grad=self.trainable)
+        else:
+            with warnings.catch_warnings():  # torch calls sparse CSR "beta"; the ops used here are tested
+                warnings.simplefilter("ignore", UserWarning)
+                self.register_buffer("weight_hh", w_hh.to(**factory).to_sparse_csr())
+
+    def _draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Draw (W_in | W_fb, W, b) in float64 on the CPU from the config's seed."""
+        c, N = self.config, self.config.units
+        gen = torch.Generator().manual_seed(c.seed)
+        uniform = lambda *shape: torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1  # U(-1, 1)
+        w = uniform(N, N) * (torch.rand(N, N, generator=gen, dtype=torch.float64) < c.connectivity)  # (N, N)
+        rho = rinit.spectral_radius(w)
+        if rho == 0.0:
+            raise ValueError(f"Reservoir: the random W has spectral radius 0 (units={N}, "
+                             f"connectivity={c.connectivity}); raise connectivity or units, or change seed")
+        w *= c.spectral_radius / rho
+        w_in = uniform(N, self.external_size) * c.input_scaling  # (N, I)
+        w_fb = uniform(N, self.feedback_size) * c.feedback_scaling  # (N, F)
+        b = uniform(N) * c.bias_scaling  # (N,)
+        return torch.cat([w_in, w_fb], dim=1), w, b  # (N, I + F), (N, N), (N,)
+
+    def reset_parameters(self) -> None:
+        """Redraw the weights from the config (same seed, so the same weights)."""
+        w_ih, w_hh, b = self._draw()
+        with torch.no_grad():
+            self.weight_ih.copy_(w_ih)
+            self.bias.copy_(b)
+            if self.config.storage == "dense":
+                self.weight_hh.copy_(w_hh)
+
+    def dense_weight_hh(self) -> torch.Tensor:
+        """W as a dense (N, N) tensor, whatever the storage."""
+        w = self.weight_hh
+        return w.to_dense() if w.layout != torch.strided else w
+
+    def spectral_radius(self) -> float:
+        """The largest eigenvalue modulus of W (equals ``config.spectral_radius`` up to rounding)."""
+        return rinit.spectral_radius(self.dense_weight_hh())
+
+    def _recurrent(self, h: torch.Tensor) -> torch.Tensor:
+        """W h for a batch of states: (B, N) -> (B, N)."""
+        if self.config.storage == "dense":
+            return F.linear(h, self.weight_hh)
+        return torch.sparse.mm(self.weight_hh, h.t()).t()  # (N, N) @ (N, B) -> (N, B) -> (B, N)
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pre = F.linear(x_t, self.weight_ih, self.bias) + self._recurrent(h)  # (B, N)
+        a = self.config.leak_rate
+        act = _ACT[self.config.activation](pre)
+        h_new = act if a == 1.0 else (1.0 - a) * h + a * act
+        return h_new, h_new
+
+    def run(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the whole sequence ``x`` (T, B, I + F) from ``state`` (B, N) (zeros if None).
+
+        Returns ``(states (T, B, N), final (B, N))``. Without autograd this uses a fast
+        loop (one input projection for all steps, in-place updates); with gradients
+        required it runs the reference engine. Both give the same numbers.
+        """
+        owner = "Reservoir.run"
+        check_tensor(owner, "x", x)
+        if x.dim() != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"{owner}: expected x of shape (T, B, {self.input_size}), got {tuple(x.shape)}")
+        B = x.shape[1]
+        if state is None:
+            state = self.init_state(B, x.device, x.dtype)
+        if tuple(state.shape) != (B, self.hidden_size):
+            raise ValueError(f"{owner}: expected state of shape ({B}, {self.hidden_size}), got {tuple(state.shape)}")
+        if torch.is_grad_enabled() and (x.requires_grad or state.requires_grad
+                                        or any(p.requires_grad for p in self.parameters())):
+            return reference.run(self, x, state)
+        with torch.no_grad():
+            return self._run_fast(x, state)
+
+    def _run_fast(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        T, B, _ = x.shape
+        a = self.config.leak_rate
+        act_ = _ACT_[self.config.activation]
+        drive = F.linear(x, self.weight_ih, self.bias)  # W_in u_t + b for every t at once, (T, B, N)
+        out = torch.empty_like(drive)  # (T, B, N)
+        w = self.weight_hh  # (N, N), dense or CSR
+        if B == 1:  # one series: matrix-vector products, the fastest path for both storages
+            h = h[0].clone()  # (N,)
+            for t in range(T):
+                pre = act_(torch.addmv(drive[t, 0], w, h))  # f(W h + W_in u_t + b), (N,)
+                h = pre if a == 1.0 else pre.mul_(a).add_(h, alpha=1.0 - a)
+                out[t, 0] = h
+            return out, h.unsqueeze(0).clone()
+        if self.config.storage == "dense":
+            w_t = w.t().contiguous()  # (N, N), so that h @ W^T reads rows
+            for t in range(T):
+                pre = act_(torch.addmm(drive[t], h, w_t))  # (B, N)
+                h = pre if a == 1.0 else pre.mul_(a).add_(h, alpha=1.0 - a)
+                out[t] = h
+            return out, h.clone()
+        drive_t = drive.transpose(1, 2).contiguous()  # (T, N, B): the state as columns for W @ H
+        h_t = h.t().contiguous()  # (N, B)
+        for t in range(T):
+            pre = act_(torch.addmm(drive_t[t], w, h_t))  # (N, B)
+            h_t = pre if a == 1.0 else pre.mul_(a).add_(h_t, alpha=1.0 - a)
+            out[t] = h_t.t()
+        return out, h_t.t().contiguous()
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"input_size={self.external_size}, units={c.units}, feedback_size={self.feedback_size}, "
+                f"spectral_radius={c.spectral_radius}, leak_rate={c.leak_rate}, storage={c.storage!r}, "
+                f"activation={c.activation!r}, trainable={self.trainable}")
