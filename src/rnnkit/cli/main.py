@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import esn, info
+from rnnkit.cli import esn, info, train
+from rnnkit.cli import eval as eval_cmd
 
-COMMANDS = {"info": info, "esn": esn}
+COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd}
 
 
 def build_parser() -> argparse.ArgumentParser:

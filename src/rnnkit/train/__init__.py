@@ -1,0 +1,8 @@
+"""Training: the Trainer loop (BPTT/TBPTT, clipping, penalty, guard), checkpoints, DDP, logs."""
+from rnnkit.train.checkpoint import CheckpointError, atomic_save, load_checkpoint
+from rnnkit.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from rnnkit.train.penalty import vanishing_gradient_penalty
+from rnnkit.train.trainer import Result, Trainer
+
+__all__ = ["Trainer", "TrainConfig", "Result", "CheckpointError", "atomic_save", "load_checkpoint",
+           "vanishing_gradient_penalty", "OPTIMIZERS", "SCHEDULES"]

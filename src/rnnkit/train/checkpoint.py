@@ -1,0 +1,103 @@
+"""Checkpoints: atomic to write, safe to load, complete enough to resume exactly.
+
+A checkpoint is a ``torch.save`` of plain containers (dicts, lists, tuples, tensors,
+numbers, strings), so :func:`load_checkpoint` reads it with ``weights_only=True`` and
+never runs code. It is written to a temporary file in the same directory, flushed and
+fsync'ed, then renamed over the old one with ``os.replace``: a reader (or a run killed
+at any instant, even by SIGKILL) sees the old checkpoint or the new one, never half of one.
+
+Contents: ``format``, ``rnnkit_version``, ``step``, ``position`` (the data position),
+``model``, ``optimizer``, ``scheduler`` (state dicts), ``rng`` (torch, CUDA, numpy and
+Python generator states as tensors and numbers), ``config`` (the run's settings as a
+plain dict), ``trainer`` (early-stopping and guard counters) and ``carry`` (the TBPTT
+state between windows, or None).
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "rnnkit-checkpoint-1"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, unreadable, or written for another task or model."""
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """``torch.save(obj)`` to ``path`` via a fsync'ed temporary file and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint without running code; :class:`CheckpointError` with one clear line if it is bad."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory, expected a file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, wrong format, foreign pickle...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is unreadable (truncated or not an rnnkit checkpoint): "
+                              f"{first[:200]}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"checkpoint {path}: expected format {FORMAT!r}, got {found!r}")
+    return ckpt
+
+
+def check_compatible(ckpt: dict, config: dict, keys: tuple[str, ...], path) -> None:
+    """Raise if the checkpoint was written for other values of ``keys`` (task, model shape) than ``config``."""
+    saved = ckpt.get("config", {})
+    diffs = [f"{k}={saved.get(k)!r} (this run: {config.get(k)!r})" for k in keys if saved.get(k) != config.get(k)]
+    if diffs:
+        raise CheckpointError(f"checkpoint {path} was written for a different run: {', '.join(diffs)}")
+
+
+def rng_state() -> dict:
+    """Every generator's state, as tensors and plain numbers (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": int(version), "internal": list(internal), "gauss": gauss},
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))

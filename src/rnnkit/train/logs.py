@@ -1,0 +1,89 @@
+"""Run logs: a progress bar, a CSV file and (when installed) TensorBoard events.
+
+Only the process that owns the logs (rank 0) makes a :class:`RunLog` with ``enabled=True``;
+the others get a silent one. Columns of ``log.csv``: ``step, split, loss, metric,
+grad_norm, lr, tokens_per_s, event`` (empty where a row has no such value).
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+COLUMNS = ("step", "split", "loss", "metric", "grad_norm", "lr", "tokens_per_s", "event")
+
+
+def _tensorboard_writer(out_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print("rnnkit: TensorBoard logging is off: the 'tensorboard' package is not installed "
+              "(pip install 'rnnkit[tensorboard]')", file=sys.stderr)
+        return None
+    return SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+
+
+class RunLog:
+    """Writes each row to the CSV file, TensorBoard and the progress bar (whichever are on)."""
+
+    def __init__(self, out_dir: Path | None, *, enabled: bool, total: int, initial: int, progress: bool,
+                 tensorboard: bool, metric_name: str) -> None:
+        self.enabled = enabled
+        self.metric_name = metric_name
+        self._file = self._csv = self._tb = self._bar = None
+        if not enabled:
+            return
+        if out_dir is not None:
+            path = out_dir / "log.csv"
+            fresh = not path.exists() or path.stat().st_size == 0
+            self._file = open(path, "a", newline="")
+            self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS)
+            if fresh:
+                self._csv.writeheader()
+            if tensorboard:
+                self._tb = _tensorboard_writer(out_dir)
+        if progress:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def row(self, step: int, split: str, **values) -> None:
+        """One row: ``values`` among loss, metric, grad_norm, lr, tokens_per_s, event."""
+        if not self.enabled:
+            return
+        if self._csv is not None:
+            self._csv.writerow({"step": step, "split": split, **{k: _fmt(v) for k, v in values.items()}})
+            self._file.flush()
+        if self._tb is not None:
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    self._tb.add_scalar(f"{split}/{key}", value, step)
+
+    def progress(self, steps: int, **postfix) -> None:
+        """Advance the bar by ``steps`` and show ``postfix`` (loss, metric, gnorm, throughput)."""
+        if self._bar is not None:
+            self._bar.update(steps)
+            self._bar.set_postfix({k: _fmt(v) for k, v in postfix.items()}, refresh=False)
+
+    def message(self, text: str) -> None:
+        """A line for the user (printed above the bar)."""
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        if self._tb is not None:
+            self._tb.close()
+        if self._file is not None:
+            self._file.close()
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value

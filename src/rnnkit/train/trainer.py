@@ -1,0 +1,310 @@
+"""The Trainer: forward, loss, backward, clip, step, zero-grad, in one readable loop.
+
+It knows nothing of any particular model. A *task* supplies the data and the
+objective through named hooks — ``batch(split, index) -> Batch``, ``loss(output,
+batch)``, ``metric(output, batch)``, ``metric_name``, ``name`` — and the *model* is
+any module called as ``model(x, state, resets) -> (output, state)``. Callbacks
+(``add_callback("on_step_end", fn)``, also ``"on_eval_end"``) receive the trainer.
+
+Full BPTT (``tbptt=None``) takes one step per batch. Truncated BPTT with window ``k``
+cuts each batch into windows of ``k`` steps and takes one step per window; the final
+state of window ``w`` is detached and becomes the initial state of window ``w + 1``
+(``carry``); a new batch starts from zeros, and ``batch.resets`` zeroes single samples
+where a sequence ends inside a streamed batch. A window without targets is run
+forward only, to carry the state.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from rnnkit.train import distributed
+from rnnkit.train.checkpoint import (FORMAT, CheckpointError, atomic_save, load_checkpoint, rng_state,
+                                     set_rng_state)
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.logs import RunLog
+from rnnkit.train.optim import build_optimizer, build_scheduler, scale_lr
+from rnnkit.train.penalty import vanishing_gradient_penalty
+
+
+@dataclass
+class Result:
+    """What :meth:`Trainer.fit` ended with."""
+
+    stopped: str  # why it stopped: "done", "target", "early_stop", "time", "interrupted", "nonfinite"
+    step: int  # optimizer steps taken in total
+    history: list = field(default_factory=list)  # one dict per step of this call: step, loss, grad_norm, lr
+    val_loss: float = math.nan  # the last validation loss
+    val_metric: float = math.nan  # the last validation metric
+    message: str = ""  # a line for the user
+
+
+def _detach(state):
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class Trainer:
+    """Train ``model`` on ``task`` with ``config``; logs and checkpoints go to ``out_dir`` (None: none).
+
+    ``run_config`` (plain values) is stored in every checkpoint next to the training
+    config, so a checkpoint says which task and model shape it belongs to.
+    """
+
+    def __init__(self, model: torch.nn.Module, task, config: TrainConfig, out_dir=None, *,
+                 run_config: dict | None = None, device=None) -> None:
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"Trainer: expected config to be a TrainConfig, got {type(config).__name__}")
+        self.config, self.task = config, task
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        if self.out_dir is not None and self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ValueError(f"Trainer: output directory {self.out_dir} exists and is a file, expected a directory")
+        self.ctx = distributed.setup(device)
+        self.raw_model = model.to(self.ctx.device)
+        self.model = distributed.wrap(self.raw_model, self.ctx)
+        self.optimizer = build_optimizer(self.raw_model.parameters(), config)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.run_config = {"task": task.name, **(run_config or {}), "train": asdict(config)}
+        self.step, self.position, self.carry = 0, [0, 0], None  # position: [batch, window]
+        self.best_val, self.bad_evals, self.nonfinite_streak = math.inf, 0, 0
+        self.callbacks = defaultdict(list)
+        self._stop_request = False
+
+    # -- hooks -------------------------------------------------------------------------
+    def add_callback(self, event: str, fn) -> None:
+        """Call ``fn(trainer)`` on ``event`` ("on_step_end" or "on_eval_end")."""
+        self.callbacks[event].append(fn)
+
+    def request_stop(self) -> None:
+        """Stop after the current step and write a checkpoint (what Ctrl-C does)."""
+        self._stop_request = True
+
+    # -- the loop ----------------------------------------------------------------------
+    def fit(self, resume=None) -> Result:
+        """Train until ``config.steps`` (or a stop rule); ``resume`` is a checkpoint path to continue from."""
+        cfg, task, ctx = self.config, self.task, self.ctx
+        if resume is not None:
+            self.load(resume)
+        else:
+            torch.manual_seed(cfg.seed + ctx.rank)
+        if self.out_dir is not None and ctx.main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        params = [p for p in self.raw_model.parameters() if p.requires_grad]
+        log = RunLog(self.out_dir, enabled=ctx.main, total=cfg.steps, initial=self.step, progress=cfg.progress,
+                     tensorboard=cfg.tensorboard, metric_name=task.metric_name)
+        result = Result("done", self.step)
+        start = tick = time.monotonic()
+        self.raw_model.record_trace = cfg.penalty > 0
+        try:
+            with self._sigint():
+                while self.step < cfg.steps:
+                    window = self._next_window()
+                    if not window.has_targets:  # nothing to learn here: carry the state forward
+                        with torch.no_grad():
+                            _, state = self.model(window.x, self.carry, window.resets)
+                        self.carry = _detach(state)
+                        continue
+                    # ---- one step: forward, loss, backward, clip, step, zero-grad ----
+                    self.model.train()
+                    output, state = self.model(window.x, self.carry, window.resets)
+                    loss = task.loss(output, window)
+                    objective = loss
+                    if cfg.penalty > 0:
+                        objective = loss + cfg.penalty * vanishing_gradient_penalty(loss, self.raw_model.last_trace)
+                    objective.backward()
+                    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+                    stats = distributed.all_sum(torch.tensor([loss.item(), float(not math.isfinite(loss.item())),
+                                                              float(self._stop_request)]), ctx)
+                    mean_loss, nonfinite = stats[0].item() / ctx.world, stats[1].item() > 0
+                    stop_request = stats[2].item() > 0
+                    if nonfinite or not math.isfinite(grad_norm.item()):
+                        self.optimizer.zero_grad(set_to_none=True)
+                        if self._nonfinite(log, mean_loss, grad_norm.item(), result):
+                            break
+                        continue
+                    if cfg.clip_value is not None:
+                        torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
+                    if cfg.clip_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.carry = _detach(state)
+                    self.step, self.nonfinite_streak = self.step + 1, 0
+                    # ---- bookkeeping: logs, evaluation, checkpoints, stop rules ----
+                    now = time.monotonic()
+                    tokens = window.length * window.batch_size * ctx.world / max(now - tick, 1e-9)
+                    tick = now
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    metric = task.metric(output.detach(), window).item()
+                    row = {"step": self.step, "loss": mean_loss, "grad_norm": grad_norm.item(), "lr": lr}
+                    result.history.append(row)
+                    if self.step % cfg.log_every == 0:
+                        log.row(self.step, "train", loss=mean_loss, metric=metric, grad_norm=grad_norm.item(),
+                                lr=lr, tokens_per_s=tokens)
+                    log.progress(1, loss=mean_loss, **{task.metric_name: metric}, gnorm=grad_norm.item(),
+                                 tok_s=round(tokens))
+                    self._trigger("on_step_end")
+                    stopped = self._after_step(log, result, start, stop_request)
+                    if stopped:
+                        result.stopped = stopped
+                        break
+                else:
+                    self._evaluate_into(log, result)
+                    self.save(log)
+        finally:
+            self.raw_model.record_trace = False
+            log.close()
+        result.step = self.step
+        if not result.message:
+            result.message = (f"{result.stopped} at step {self.step}: val loss {result.val_loss:.6g}, "
+                              f"val {task.metric_name} {result.val_metric:.6g}")
+        return result
+
+    def _next_window(self):
+        """The window at the data position, advancing it; a new batch starts from zero state."""
+        cfg, ctx = self.config, self.ctx
+        b, w = self.position
+        batch = self.task.batch("train", b * ctx.world + ctx.rank).to(ctx.device)
+        windows = list(batch.windows(cfg.tbptt))
+        if w == 0:
+            self.carry = None
+        window = windows[w]
+        self.position = [b, w + 1] if w + 1 < len(windows) else [b + 1, 0]
+        return window
+
+    def _after_step(self, log, result, start, stop_request) -> str | None:
+        cfg = self.config
+        if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
+            self._evaluate_into(log, result)
+            improved = result.val_loss < self.best_val
+            self.best_val, self.bad_evals = (result.val_loss, 0) if improved else (self.best_val, self.bad_evals + 1)
+            if cfg.target_loss is not None and result.val_loss < cfg.target_loss:
+                self.save(log)
+                return "target"
+            if cfg.patience and self.bad_evals >= cfg.patience:
+                self.save(log)
+                return "early_stop"
+        if stop_request:
+            self.save(log)
+            log.message(f"rnnkit: interrupted; checkpoint written at step {self.step}")
+            return "interrupted"
+        if cfg.max_minutes is not None and time.monotonic() - start > 60 * cfg.max_minutes:
+            self._evaluate_into(log, result)
+            self.save(log)
+            return "time"
+        if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+            self.save(log)
+        return None
+
+    def _nonfinite(self, log, loss: float, grad_norm: float, result: Result) -> bool:
+        """Skip the step, lower the learning rate, log it; True when too many came in a row."""
+        cfg = self.config
+        self.nonfinite_streak += 1
+        self.carry = None
+        scale_lr(self.optimizer, self.scheduler, cfg.nonfinite_factor)
+        lr = self.optimizer.param_groups[0]["lr"]
+        event = f"nonfinite loss={loss} grad_norm={grad_norm}: step skipped, lr lowered to {lr:.3g}"
+        log.row(self.step, "train", loss=loss, grad_norm=grad_norm, lr=lr, event=event)
+        log.message(f"rnnkit: step {self.step + 1}: {event}")
+        if self.nonfinite_streak < cfg.max_nonfinite:
+            return False
+        where = "" if self.out_dir is None else f"; the last good checkpoint is {self.out_dir / 'checkpoint.pt'}"
+        result.stopped = "nonfinite"
+        result.message = (f"stopped: {self.nonfinite_streak} steps in a row had a NaN/Inf loss or gradient "
+                          f"(last lr {lr:.3g}){where}")
+        log.message(f"rnnkit: {result.message}")
+        return True
+
+    def _trigger(self, event: str) -> None:
+        for fn in self.callbacks[event]:
+            fn(self)
+
+    # -- evaluation --------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, split: str = "val", batches: int | None = None) -> tuple[float, float]:
+        """Mean loss and metric over ``batches`` batches of ``split`` (whole sequences, no truncation)."""
+        was_training = self.raw_model.training
+        self.raw_model.eval()
+        losses, metrics = [], []
+        for i in range(batches or self.config.eval_batches):
+            batch = self.task.batch(split, i).to(self.ctx.device)
+            output, _ = self.raw_model(batch.x, None, batch.resets)
+            losses.append(self.task.loss(output, batch).item())
+            metrics.append(self.task.metric(output, batch).item())
+        self.raw_model.train(was_training)
+        return sum(losses) / len(losses), sum(metrics) / len(metrics)
+
+    def _evaluate_into(self, log, result: Result) -> None:
+        trace, self.raw_model.record_trace = self.raw_model.record_trace, False
+        result.val_loss, result.val_metric = self.evaluate("val")
+        self.raw_model.record_trace = trace
+        log.row(self.step, "val", loss=result.val_loss, metric=result.val_metric)
+        log.message(f"step {self.step}: val loss {result.val_loss:.6g}, {self.task.metric_name} "
+                    f"{result.val_metric:.6g}")
+        self._trigger("on_eval_end")
+
+    # -- checkpoints -------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything needed to resume exactly, as plain containers of tensors and numbers."""
+        import rnnkit
+
+        return {"format": FORMAT, "rnnkit_version": rnnkit.__version__, "step": self.step,
+                "position": list(self.position), "model": self.raw_model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": rng_state(), "config": self.run_config, "carry": self.carry,
+                "trainer": {"best_val": self.best_val, "bad_evals": self.bad_evals,
+                            "nonfinite_streak": self.nonfinite_streak}}
+
+    def save(self, log=None) -> Path | None:
+        """Write ``out_dir/checkpoint.pt`` atomically (rank 0 only); returns its path."""
+        if self.out_dir is None or not self.ctx.main:
+            return None
+        path = self.out_dir / "checkpoint.pt"
+        atomic_save(self.state(), path)
+        return path
+
+    def load(self, path) -> None:
+        """Restore a checkpoint written by :meth:`save`; :class:`CheckpointError` if it does not fit."""
+        ckpt = load_checkpoint(path)
+        saved = ckpt.get("config", {})
+        for key in ("task", *[k for k in saved if k.startswith(("model_", "task_"))]):
+            if saved.get(key) != self.run_config.get(key):
+                raise CheckpointError(f"checkpoint {path} was written for {key}={saved.get(key)!r}, "
+                                      f"this run has {key}={self.run_config.get(key)!r}")
+        try:
+            self.raw_model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"checkpoint {path} does not fit this model: {first[:300]}") from None
+        set_rng_state(ckpt["rng"])
+        self.step, self.position = int(ckpt["step"]), list(ckpt["position"])
+        carry = ckpt.get("carry")
+        self.carry = None if carry is None else (tuple(c.to(self.ctx.device) for c in carry)
+                                                 if isinstance(carry, (tuple, list)) else carry.to(self.ctx.device))
+        t = ckpt["trainer"]
+        self.best_val, self.bad_evals, self.nonfinite_streak = t["best_val"], t["bad_evals"], t["nonfinite_streak"]
+
+    @contextmanager
+    def _sigint(self):
+        """Ctrl-C asks for a stop at the end of the current step (and a checkpoint) instead of killing."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda signum, frame: self.request_stop())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
