@@ -93,7 +93,7 @@ class Ridge(_Readout):
         """Add features ``Z`` (M, D) and targets ``Y`` (M, O) to the normal equations."""
         _check_pair("Ridge", Z, Y)
         Z, Y = Z.detach().double(), Y.detach().double()
-        if self._gram is not None and self._cross.shape != (self._gram.shape[0], Y.shape[1]):
+        if self._gram is not None and (Z.shape[1] + self.fit_bias, Y.shape[1]) != tuple(self._cross.shape):
             raise ValueError(f"Ridge: expected features with {self._gram.shape[0] - self.fit_bias} columns and "
                              f"targets with {self._cross.shape[1]}, as accumulated so far; got {Z.shape[1]} "
                              f"and {Y.shape[1]}")

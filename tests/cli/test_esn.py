@@ -1,0 +1,77 @@
+import subprocess
+import sys
+
+import pytest
+
+from rnnkit.cli.main import build_parser, main
+
+TINY = ["--units", "40", "--train", "300", "--test", "100", "--warmup", "50"]
+
+
+def run_cli(argv):
+    return main(["esn", *argv])
+
+
+def test_mackey_glass_prints_nrmse_and_writes_a_png(tmp_path, capsys):
+    png = tmp_path / "mg.png"
+    assert run_cli(["--task", "mackey-glass", *TINY, "--generate", "60", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "one-step NRMSE: " in out
+    assert "free-running NRMSE over 60 steps: " in out
+    nrmse = float(out.split("one-step NRMSE: ")[1].split()[0])
+    assert 0 < nrmse < 0.05
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_narma10_skips_generation(tmp_path, capsys):
+    assert run_cli(["--task", "narma10", *TINY, "--plot", str(tmp_path / "n.png")]) == 0
+    out = capsys.readouterr().out
+    assert "one-step NRMSE: " in out and "free-running generation skipped" in out
+    assert (tmp_path / "n.png").exists()
+
+
+def test_csv_task(tmp_path, capsys):
+    import math
+    path = tmp_path / "series.csv"
+    path.write_text("t,value\n" + "".join(f"{t},{math.sin(t / 4):.12f}\n" for t in range(200)))
+    assert run_cli(["--task", "csv", "--csv", str(path), "--column", "value", "--units", "30", "--warmup", "20",
+                    "--generate", "20", "--plot", "none"]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split("one-step NRMSE: ")[1].split()[0]) < 0.01
+
+
+@pytest.mark.parametrize("content, message", [
+    pytest.param("", "is empty", id="empty"),
+    pytest.param("a\n1\nfoo\n", "expected a number, got 'foo'", id="not-a-number"),
+    pytest.param("a\n1\n2\n", "expected at least 20 values", id="too-short"),
+])
+def test_bad_csv_gives_one_clear_line(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert run_cli(["--task", "csv", "--csv", str(path), "--plot", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rnnkit esn: error: ") and message in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    pytest.param(["--task", "csv"], "--task csv needs --csv PATH", id="csv-missing"),
+    pytest.param(["--spectral-radius", "0"], "expected spectral_radius > 0, got 0.0", id="radius"),
+    pytest.param(["--leak-rate", "1.5"], r"expected leak_rate in (0, 1], got 1.5", id="leak"),
+    pytest.param(["--train", "100", "--warmup", "100"], "expected --warmup < --train (100), got 100", id="warmup"),
+])
+def test_bad_flags_give_one_clear_line(capsys, argv, message):
+    assert run_cli([*argv, "--plot", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_registered_in_the_root_parser():
+    args = build_parser().parse_args(["esn", "--task", "narma10"])
+    assert args.command == "esn" and args.task == "narma10"
+
+
+def test_subprocess_smoke(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rnnkit", "esn", *TINY, "--generate", "20", "--plot",
+                             str(tmp_path / "s.png")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "one-step NRMSE" in result.stdout
