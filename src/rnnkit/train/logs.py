@@ -2,15 +2,17 @@
 
 Only the process that owns the logs (rank 0) makes a :class:`RunLog` with ``enabled=True``;
 the others get a silent one. Columns of ``log.csv``: ``step, split, loss, metric,
-grad_norm, lr, tokens_per_s, event`` (empty where a row has no such value).
+grad_norm, lr, tokens_per_s, elapsed_s, event``
+(``elapsed_s``: wall seconds since this process started logging) (empty where a row has no such value).
 """
 from __future__ import annotations
 
 import csv
 import sys
+import time
 from pathlib import Path
 
-COLUMNS = ("step", "split", "loss", "metric", "grad_norm", "lr", "tokens_per_s", "event")
+COLUMNS = ("step", "split", "loss", "metric", "grad_norm", "lr", "tokens_per_s", "elapsed_s", "event")
 
 
 def _tensorboard_writer(out_dir: Path):
@@ -29,6 +31,7 @@ class RunLog:
     def __init__(self, out_dir: Path | None, *, enabled: bool, total: int, initial: int, progress: bool,
                  tensorboard: bool, metric_name: str) -> None:
         self.enabled = enabled
+        self._start = time.monotonic()
         self.metric_name = metric_name
         self._file = self._csv = self._tb = self._bar = None
         if not enabled:
@@ -52,7 +55,9 @@ class RunLog:
         if not self.enabled:
             return
         if self._csv is not None:
-            self._csv.writerow({"step": step, "split": split, **{k: _fmt(v) for k, v in values.items()}})
+            elapsed = round(time.monotonic() - self._start, 3)
+            self._csv.writerow({"step": step, "split": split, "elapsed_s": elapsed,
+                                **{k: _fmt(v) for k, v in values.items()}})
             self._file.flush()
         if self._tb is not None:
             for key, value in values.items():

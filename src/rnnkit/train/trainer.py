@@ -47,6 +47,12 @@ class Result:
     message: str = ""  # a line for the user
 
 
+def _total_norm(params) -> torch.Tensor:
+    """Global L2 norm of the gradients, sqrt(sum_p ||grad_p||^2)."""
+    norms = [torch.linalg.vector_norm(p.grad.detach()) for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+
 def _detach(state):
     if state is None:
         return None
@@ -121,11 +127,9 @@ class Trainer:
                     if cfg.penalty > 0:
                         objective = loss + cfg.penalty * vanishing_gradient_penalty(loss, self.raw_model.last_trace)
                     objective.backward()
-                    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-                    stats = distributed.all_sum(torch.tensor([loss.item(), float(not math.isfinite(loss.item())),
-                                                              float(self._stop_request)]), ctx)
+                    grad_norm = _total_norm(params)  # before any clipping
+                    stats = distributed.all_sum(torch.tensor([loss.item(), float(not math.isfinite(loss.item()))]), ctx)
                     mean_loss, nonfinite = stats[0].item() / ctx.world, stats[1].item() > 0
-                    stop_request = stats[2].item() > 0
                     if nonfinite or not math.isfinite(grad_norm.item()):
                         self.optimizer.zero_grad(set_to_none=True)
                         if self._nonfinite(log, mean_loss, grad_norm.item(), result):
@@ -154,7 +158,7 @@ class Trainer:
                     log.progress(1, loss=mean_loss, **{task.metric_name: metric}, gnorm=grad_norm.item(),
                                  tok_s=round(tokens))
                     self._trigger("on_step_end")
-                    stopped = self._after_step(log, result, start, stop_request)
+                    stopped = self._after_step(log, result, start)
                     if stopped:
                         result.stopped = stopped
                         break
@@ -182,8 +186,10 @@ class Trainer:
         self.position = [b, w + 1] if w + 1 < len(windows) else [b + 1, 0]
         return window
 
-    def _after_step(self, log, result, start, stop_request) -> str | None:
+    def _after_step(self, log, result, start) -> str | None:
         cfg = self.config
+        # every rank must agree to stop at the same step
+        stop_request = distributed.all_sum(torch.tensor([float(self._stop_request)]), self.ctx).item() > 0
         if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
             self._evaluate_into(log, result)
             improved = result.val_loss < self.best_val
@@ -286,7 +292,7 @@ class Trainer:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0]
+            first = " ".join(str(exc).split())
             raise CheckpointError(f"checkpoint {path} does not fit this model: {first[:300]}") from None
         set_rng_state(ckpt["rng"])
         self.step, self.position = int(ckpt["step"]), list(ckpt["position"])

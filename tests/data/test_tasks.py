@@ -1,0 +1,73 @@
+"""Adding and copy-memory tasks: layout, determinism by seed, and the memoryless baselines."""
+import math
+
+import pytest
+import torch
+
+from rnnkit.data.tasks import AddingTask, CopyTask, make_task
+
+
+def test_adding_layout_two_markers_and_sum():
+    task = AddingTask(length=30, batch_size=500, seed=1)
+    batch = task.batch("train", 0)
+    assert batch.x.shape == (30, 500, 2) and batch.y.shape == (30, 500, 1) and batch.weight.shape == (30, 500)
+    marks = batch.x[..., 1]
+    assert torch.equal(marks.sum(dim=0), torch.full((500,), 2.0))
+    assert bool((marks[:15].sum(0) == 1).all()) and bool((marks[15:].sum(0) == 1).all())
+    assert torch.allclose(batch.y[-1, :, 0], (batch.x[..., 0] * marks).sum(0))
+    assert torch.equal(batch.weight[-1], torch.ones(500)) and batch.weight[:-1].sum() == 0
+
+
+def test_adding_always_one_has_mse_near_one_sixth():
+    task = AddingTask(length=50, batch_size=20000, seed=0)
+    batch = task.batch("test", 0)
+    mse = task.loss(torch.ones(50, 20000, 1), batch).item()
+    assert abs(mse - 1 / 6) < 0.01
+    assert task.baseline == pytest.approx(1 / 6)
+
+
+def test_batches_are_a_function_of_seed_split_and_index():
+    a, b = AddingTask(20, 4, seed=3), AddingTask(20, 4, seed=3)
+    assert torch.equal(a.batch("train", 7).x, b.batch("train", 7).x)
+    assert not torch.equal(a.batch("train", 7).x, a.batch("train", 8).x)
+    assert not torch.equal(a.batch("train", 7).x, a.batch("val", 7).x)
+    assert not torch.equal(a.batch("train", 7).x, AddingTask(20, 4, seed=4).batch("train", 7).x)
+
+
+def test_copy_layout():
+    task = CopyTask(length=6, batch_size=3, seed=0)
+    batch = task.batch("train", 0)
+    T = 6 + 20
+    tokens = batch.x.argmax(-1)  # (T, B)
+    assert batch.x.shape == (T, 3, 10) and batch.y.shape == (T, 3)
+    assert bool((tokens[:10] < 8).all())
+    assert bool((tokens[10:15] == task.blank).all()) and bool((tokens[15] == task.delimiter).all())
+    assert bool((tokens[16:] == task.blank).all())
+    assert bool((batch.y[:16] == task.blank).all()) and torch.equal(batch.y[16:], tokens[:10])
+
+
+def test_copy_memoryless_baseline_cross_entropy():
+    task = CopyTask(length=40, batch_size=4000, seed=0)
+    batch = task.batch("val", 0)
+    logits = torch.full((60, 4000, 9), -1e4)
+    logits[:50, :, task.blank] = 0.0  # sure of blank until the recall
+    logits[50:, :, :8] = 0.0  # then a uniform guess over the 8 symbols
+    assert task.loss(logits, batch).item() == pytest.approx(10 * math.log(8) / 60, rel=1e-4)
+    assert task.baseline == pytest.approx(10 * math.log(8) / 60)
+    perfect = torch.nn.functional.one_hot(batch.y, 9).float() * 1e4
+    assert task.metric(perfect, batch).item() == 1.0
+
+
+@pytest.mark.parametrize("kwargs, error, text", [
+    pytest.param(dict(name="sort"), ValueError, "unknown task 'sort'; valid values are 'adding', 'copy'", id="name"),
+    pytest.param(dict(name="adding", length=1), ValueError, "expected length >= 2, got 1", id="length"),
+    pytest.param(dict(name="copy", batch_size=2.5), TypeError, "expected batch_size to be an int", id="batch"),
+])
+def test_bad_task_settings(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        make_task(**kwargs)
+
+
+def test_bad_split():
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        AddingTask(10, 2).batch("dev", 0)
