@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(args.checkpoint)
         saved = ckpt["config"]
         try:
-            values = {"task": saved["task"], "length": saved["task_length"], "data_seed": saved["task_data_seed"],
-                      "batch_size": args.batch_size or saved["task_batch_size"], "cell": saved["model_cell"],
+            values = {"task": saved["task"], "length": saved["task_length"], "data_seed": saved["data_seed"],
+                      "batch_size": args.batch_size or saved["batch_size"], "cell": saved["model_cell"],
                       "hidden_size": saved["model_hidden_size"], "num_layers": saved["model_num_layers"],
                       "init": saved["init"], **saved["train"]}
         except (KeyError, TypeError) as exc:

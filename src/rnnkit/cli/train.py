@@ -56,10 +56,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             help_text = f"(default: {default})"
             kinds = [k.strip() for k in str(f.type).split("|")]
             if kinds[0] == "bool":
-                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                   help=help_text)
                 continue
             kind = {"int": int, "float": float, "str": str}[kinds[0]]
-            group.add_argument(flag, dest=f.name, default=None, choices=choices.get(f.name),
+            group.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, choices=choices.get(f.name),
                                type=_optional(kind) if "None" in kinds else kind,
                                metavar=None if f.name in choices else kinds[0].upper(),
                                help=help_text + (" ('none' turns it off)" if "None" in kinds else ""))
@@ -69,7 +70,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                      help="continue from CHECKPOINT (default: DIR/checkpoint.pt)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    run.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
+    run.add_argument("--threads", type=int, default=1,
+                     help="torch CPU threads per process (default: 1; small recurrent models run fastest "
+                          "single-threaded, and extra threads spin against other processes)")
     parser.set_defaults(command="train")
     return parser
 
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         values = read_toml(args.config) if args.config else {}
         source = f"config file {args.config}" if args.config else "rnnkit train"
-        values.update({k: getattr(args, k) for k in VALID_KEYS if getattr(args, k, None) is not None})
+        values.update({k: getattr(args, k) for k in VALID_KEYS if hasattr(args, k)})  # flags given win
         config = from_mapping(values, source)
         out = Path(args.out)
         if out.exists() and not out.is_dir():
@@ -99,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         resume = None
         if args.resume is not None:
             resume = Path(args.resume) if args.resume else out / "checkpoint.pt"
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
+        if args.threads < 1:
+            raise ValueError(f"expected --threads >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
         torch.manual_seed(config.train.seed)
         trainer = Trainer(config.make_model(), config.make_task(), config.train, out,
                           run_config=config.run_fields(), device=args.device)

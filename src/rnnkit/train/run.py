@@ -45,7 +45,7 @@ class RunConfig:
     def run_fields(self) -> dict:
         """Plain values stored in checkpoints; ``task_*``/``model_*`` keys must match on resume."""
         task = self.make_task()
-        return {"task_length": self.length, "task_batch_size": self.batch_size, "task_data_seed": self.data_seed,
+        return {"task_length": self.length, "batch_size": self.batch_size, "data_seed": self.data_seed,
                 "model_cell": self.cell, "model_hidden_size": self.hidden_size,
                 "model_num_layers": self.num_layers, "model_input_size": task.input_size,
                 "model_output_size": task.output_size, "engine": self.engine, "init": self.init}
