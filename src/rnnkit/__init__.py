@@ -6,9 +6,10 @@ initialisations that fight vanishing gradients.
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from rnnkit import cells, init, kernels
+from rnnkit import cells, data, init, kernels, models, train
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
 from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.train import TrainConfig, Trainer
 
 try:
     __version__ = version("rnnkit")
@@ -18,5 +19,6 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "RNN", "LSTM", "GRU", "Recurrent",
     "Cell", "ElmanCell", "LSTMCell", "GRUCell",
-    "cells", "init", "kernels", "__version__",
+    "Trainer", "TrainConfig",
+    "cells", "data", "init", "kernels", "models", "train", "__version__",
 ]
