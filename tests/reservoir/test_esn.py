@@ -138,3 +138,36 @@ def test_use_before_fit_and_other_misuse():
         esn.generate(5)
     with pytest.raises(ValueError, match="expected X with 1 features \\(as in fit\\), got 3"):
         esn.predict(torch.zeros(5, 3, dtype=f64))
+
+
+def test_fit_online_without_feedback_equals_offline_rls():
+    X = torch.stack([sine(121, phase=p) for p in (0.0, 0.4)], dim=1)  # (121, 2, 1)
+    config = ReservoirConfig(units=20, spectral_radius=0.9, input_scaling=0.5, seed=5)
+    online = ESN(config, RLS(alpha=1e-3)).fit_online(X[:-1], X[1:], warmup=20)
+    offline = ESN(config, RLS(alpha=1e-3)).fit(X[:-1], X[1:], warmup=20)
+    torch.testing.assert_close(online.readout.weight, offline.readout.weight, rtol=0, atol=1e-10)
+    torch.testing.assert_close(online.state, offline.state, rtol=0, atol=1e-13)
+
+
+def test_force_learning_with_feedback_generates_the_sine():
+    s = sine(701)
+    config = ReservoirConfig(units=60, spectral_radius=0.9, input_scaling=0.5, feedback_scaling=0.5, seed=2)
+    esn = ESN(config, RLS(alpha=1e-4), feedback=True).fit_online(s[:600], s[1:601], warmup=50)
+    out = esn.generate(100)  # continues after s[599]: out[k] stands for s[600 + k]
+    assert float((out - s[600:700]).abs().max()) < 1e-2
+
+
+def test_fit_online_needs_rls():
+    with pytest.raises(TypeError, match="ESN.fit_online: needs an RLS readout, got Ridge"):
+        small_esn().fit_online(sine(20), sine(20))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("storage", ["dense", "sparse"])
+def test_cuda_matches_cpu(storage):
+    s = sine(301)
+    config = ReservoirConfig(units=50, spectral_radius=0.9, input_scaling=0.5, storage=storage, seed=1)
+    cpu = ESN(config, Ridge(1e-9)).fit(s[:-1], s[1:], warmup=50)
+    gpu = ESN(config, Ridge(1e-9), device="cuda").fit(s[:-1].cuda(), s[1:].cuda(), warmup=50)
+    torch.testing.assert_close(gpu.readout.weight.cpu(), cpu.readout.weight, rtol=0, atol=1e-8)
+    torch.testing.assert_close(gpu.generate(50).cpu(), cpu.generate(50), rtol=0, atol=1e-8)

@@ -72,6 +72,7 @@ class ESN(nn.Module):
         self.state: torch.Tensor | None = None  # reservoir state after the last input seen, (B, N)
         self.last_output: torch.Tensor | None = None  # the output for that input, (B, O)
         self._single = False  # the last fit/predict got one (T, F) series: generate drops the batch dim
+        self._last_single = False  # the same, for the data being validated
 
     # -- inputs ----------------------------------------------------------------------
     def _series(self, owner: str, name: str, value) -> tuple[torch.Tensor, bool]:
@@ -108,18 +109,14 @@ class ESN(nn.Module):
             raise RuntimeError(f"{owner}: the ESN is not fitted yet; call fit(X, Y) first")
 
     # -- training --------------------------------------------------------------------
-    def fit(self, X, Y, warmup: int = 0) -> "ESN":
-        """Train the readout to map ``X`` (T, B, I) to ``Y`` (T, B, O); returns ``self``.
-
-        The first ``warmup`` steps of each series only settle the reservoir (< T).
-        """
-        owner = "ESN.fit"
+    def _check_fit(self, owner: str, X, Y, warmup) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Validate training data (building the reservoir on the first call): X, Y as (T, B, F), warmup."""
         X, single_x = self._series(owner, "X", X)
         Y, single_y = self._series(owner, "Y", Y)
         if X.shape[:2] != Y.shape[:2] or single_x != single_y:
             raise ValueError(f"{owner}: expected X and Y with the same number of time steps and series, got X of "
                              f"shape {tuple(X.shape[:2])} and Y of shape {tuple(Y.shape[:2])} (T, B)")
-        T, B = X.shape[:2]
+        T = X.shape[0]
         warmup = check_size(owner, "warmup", warmup, minimum=0)
         if warmup >= T:
             raise ValueError(f"{owner}: expected warmup < T={T} (the series length), got warmup={warmup}")
@@ -129,6 +126,18 @@ class ESN(nn.Module):
         elif (I, O) != (self.input_size, self.output_size):
             raise ValueError(f"{owner}: this ESN was fitted on X with {self.input_size} features and Y with "
                              f"{self.output_size}; got X with {I} and Y with {O} (make a new ESN for other widths)")
+        self._last_single = single_x
+        return X, Y, warmup
+
+    def fit(self, X, Y, warmup: int = 0) -> "ESN":
+        """Train the readout to map ``X`` (T, B, I) to ``Y`` (T, B, O); returns ``self``.
+
+        The first ``warmup`` steps of each series only settle the reservoir (< T).
+        """
+        owner = "ESN.fit"
+        X, Y, warmup = self._check_fit(owner, X, Y, warmup)
+        T, B, I = X.shape
+        O = Y.shape[2]
         drive = X
         if self.feedback:
             y_prev = torch.cat([torch.zeros_like(Y[:1]), Y[:-1]])  # teacher forcing: y_{t-1}, (T, B, O)
@@ -142,7 +151,36 @@ class ESN(nn.Module):
         M = (T - warmup) * B
         self.readout.fit(Z.reshape(M, -1), Y[warmup:].reshape(M, O))  # rows: (time, series) flattened
         self.last_output = self.readout(Z[-1])  # (B, O)
-        self._single = single_x
+        self._single = self._last_single
+        return self
+
+    @torch.no_grad()
+    def fit_online(self, X, Y, warmup: int = 0) -> "ESN":
+        """FORCE learning (Sussillo & Abbott 2009): an :class:`RLS` readout updated at every step.
+
+        Steps through ``X`` (T, B, I); from step ``warmup`` on, after each step the readout
+        takes one RLS update per series towards ``Y[t]``. With ``feedback`` the ESN feeds
+        back its *own* (just updated) output, not the target: the readout learns while
+        the loop is closed, which is what makes FORCE-trained generators stable.
+        Without feedback the result equals an offline ``RLS.fit`` on the same states.
+        """
+        owner = "ESN.fit_online"
+        if not isinstance(self.readout, RLS):
+            raise TypeError(f"{owner}: needs an RLS readout, got {type(self.readout).__name__}")
+        X, Y, warmup = self._check_fit(owner, X, Y, warmup)
+        T, B, I = X.shape
+        self.state = self.reservoir.init_state(B, self.device, self.dtype)
+        self.last_output = torch.zeros(B, self.output_size, device=self.device, dtype=self.dtype)
+        self.readout.start(self.reservoir.hidden_size + (I if self.include_input else 0), self.output_size,
+                           self.device)
+        for t in range(T):
+            self._step(X[t])  # advances the state; the output is refreshed below
+            z = self._features(self.state, X[t])  # (B, D)
+            if t >= warmup:
+                for b in range(B):
+                    self.readout.update(z[b], Y[t, b])
+            self.last_output = self.readout(z)  # (B, O), fed back at the next step
+        self._single = self._last_single
         return self
 
     # -- inference -------------------------------------------------------------------
