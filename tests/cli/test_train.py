@@ -86,3 +86,8 @@ def test_resume_problems_are_one_line_and_keep_the_checkpoint(tmp_path, capsys):
     assert main(["train", *TINY, "--out", str(out), "--resume", str(truncated)]) == 2
     assert "is unreadable (truncated" in capsys.readouterr().err
     assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_bad_device_is_one_line(tmp_path, capsys):
+    assert main(["train", *TINY, "--device", "gpu", "--out", str(tmp_path / "o")]) == 2
+    assert "expected device like 'cpu', 'cuda' or 'cuda:1', got 'gpu'" in capsys.readouterr().err

@@ -117,4 +117,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"rnnkit train: {result.message}")
         if result.stopped != "nonfinite":
             print(f"checkpoint: {out / 'checkpoint.pt'}")
-    return 1 if result.stopped == "nonfinite" else 0
+    return {"nonfinite": 1, "interrupted": 130}.get(result.stopped, 0)

@@ -71,12 +71,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def check_compatible(ckpt: dict, config: dict, keys: tuple[str, ...], path) -> None:
-    """Raise if the checkpoint was written for other values of ``keys`` (task, model shape) than ``config``."""
+def check_run(ckpt: dict, run_config: dict, path) -> None:
+    """Refuse a checkpoint written for another task or model shape (its ``task``/``task_*``/``model_*`` fields)."""
     saved = ckpt.get("config", {})
-    diffs = [f"{k}={saved.get(k)!r} (this run: {config.get(k)!r})" for k in keys if saved.get(k) != config.get(k)]
-    if diffs:
-        raise CheckpointError(f"checkpoint {path} was written for a different run: {', '.join(diffs)}")
+    for key in ("task", *[k for k in saved if k.startswith(("model_", "task_"))]):
+        if saved.get(key) != run_config.get(key):
+            raise CheckpointError(f"checkpoint {path} was written for {key}={saved.get(key)!r}, "
+                                  f"this run has {key}={run_config.get(key)!r}")
 
 
 def rng_state() -> dict:

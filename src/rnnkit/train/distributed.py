@@ -30,21 +30,31 @@ class Context:
 
 
 def setup(device: str | torch.device | None = None) -> Context:
-    """Join the process group when launched by torchrun (or use an existing group); else a single process."""
+    """Join the process group when launched by torchrun (or use an existing group); else a single process.
+
+    ``device`` None means CUDA when available, else CPU; a CUDA device without an index
+    becomes ``cuda:LOCAL_RANK``. The backend follows the device: NCCL for CUDA, gloo for CPU.
+    """
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"expected device like 'cpu', 'cuda' or 'cuda:1', got {device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available here")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
     elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        backend = "nccl" if torch.cuda.is_available() and device != "cpu" else "gloo"
-        dist.init_process_group(backend=backend)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         rank, world = dist.get_rank(), dist.get_world_size()
     else:
         rank, world = 0, 1
-    if device is None:
-        if torch.cuda.is_available():
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        else:
-            device = torch.device("cpu")
-    return Context(rank, world, torch.device(device))
+    return Context(rank, world, device)
 
 
 def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:

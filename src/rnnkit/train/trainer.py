@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from rnnkit.train import distributed
-from rnnkit.train.checkpoint import (FORMAT, CheckpointError, atomic_save, load_checkpoint, rng_state,
+from rnnkit.train.checkpoint import (FORMAT, CheckpointError, atomic_save, check_run, load_checkpoint, rng_state,
                                      set_rng_state)
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.logs import RunLog
@@ -282,11 +282,7 @@ class Trainer:
     def load(self, path) -> None:
         """Restore a checkpoint written by :meth:`save`; :class:`CheckpointError` if it does not fit."""
         ckpt = load_checkpoint(path)
-        saved = ckpt.get("config", {})
-        for key in ("task", *[k for k in saved if k.startswith(("model_", "task_"))]):
-            if saved.get(key) != self.run_config.get(key):
-                raise CheckpointError(f"checkpoint {path} was written for {key}={saved.get(key)!r}, "
-                                      f"this run has {key}={self.run_config.get(key)!r}")
+        check_run(ckpt, self.run_config, path)
         try:
             self.raw_model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
