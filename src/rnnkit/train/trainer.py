@@ -70,6 +70,9 @@ class Trainer:
                  run_config: dict | None = None, device=None) -> None:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: expected config to be a TrainConfig, got {type(config).__name__}")
+        if config.penalty > 0 and not hasattr(model, "last_trace"):
+            raise TypeError(f"Trainer: penalty > 0 needs a model with record_trace/last_trace (like "
+                            f"rnnkit.models.SequenceModel), got {type(model).__name__}")
         self.config, self.task = config, task
         self.out_dir = None if out_dir is None else Path(out_dir)
         if self.out_dir is not None and self.out_dir.exists() and not self.out_dir.is_dir():
