@@ -1,4 +1,4 @@
-"""The Trainer: forward, loss, backward, clip, step, zero-grad, in one readable loop.
+"""The Trainer: forward, loss, zero-grad, backward, clip, step, in one readable loop.
 
 It knows nothing of any particular model. A *task* supplies the data and the
 objective through named hooks — ``batch(split, index) -> Batch``, ``loss(output,
@@ -87,6 +87,7 @@ class Trainer:
         self.best_val, self.bad_evals, self.nonfinite_streak = math.inf, 0, 0
         self.callbacks = defaultdict(list)
         self._stop_request = False
+        self._windows = None  # (batch index, its TBPTT windows)
 
     # -- hooks -------------------------------------------------------------------------
     def add_callback(self, event: str, fn) -> None:
@@ -122,19 +123,19 @@ class Trainer:
                             _, state = self.model(window.x, self.carry, window.resets)
                         self.carry = _detach(state)
                         continue
-                    # ---- one step: forward, loss, backward, clip, step, zero-grad ----
+                    # ---- one step: forward, loss, zero-grad, backward, clip, step ----
                     self.model.train()
                     output, state = self.model(window.x, self.carry, window.resets)
                     loss = task.loss(output, window)
                     objective = loss
                     if cfg.penalty > 0:
                         objective = loss + cfg.penalty * vanishing_gradient_penalty(loss, self.raw_model.last_trace)
+                    self.optimizer.zero_grad(set_to_none=True)
                     objective.backward()
                     grad_norm = _total_norm(params)  # before any clipping
                     stats = distributed.all_sum(torch.tensor([loss.item(), float(not math.isfinite(loss.item()))]), ctx)
                     mean_loss, nonfinite = stats[0].item() / ctx.world, stats[1].item() > 0
                     if nonfinite or not math.isfinite(grad_norm.item()):
-                        self.optimizer.zero_grad(set_to_none=True)
                         if self._nonfinite(log, mean_loss, grad_norm.item(), result):
                             break
                         continue
@@ -144,7 +145,6 @@ class Trainer:
                         torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
                     self.optimizer.step()
                     self.scheduler.step()
-                    self.optimizer.zero_grad(set_to_none=True)
                     self.carry = _detach(state)
                     self.step, self.nonfinite_streak = self.step + 1, 0
                     # ---- bookkeeping: logs, evaluation, checkpoints, stop rules ----
@@ -181,8 +181,10 @@ class Trainer:
         """The window at the data position, advancing it; a new batch starts from zero state."""
         cfg, ctx = self.config, self.ctx
         b, w = self.position
-        batch = self.task.batch("train", b * ctx.world + ctx.rank).to(ctx.device)
-        windows = list(batch.windows(cfg.tbptt))
+        if self._windows is None or self._windows[0] != b:
+            batch = self.task.batch("train", b * ctx.world + ctx.rank).to(ctx.device)
+            self._windows = (b, list(batch.windows(cfg.tbptt)))
+        windows = self._windows[1]
         if w == 0:
             self.carry = None
         window = windows[w]
@@ -308,7 +310,12 @@ class Trainer:
             yield
             return
         previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda signum, frame: self.request_stop())
+
+        def handler(signum, frame):
+            if self._stop_request:  # a second Ctrl-C stops at once; the last checkpoint stays intact
+                raise KeyboardInterrupt
+            self.request_stop()
+        signal.signal(signal.SIGINT, handler)
         try:
             yield
         finally:
