@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from rnnkit import cells, data, init, kernels, models, train
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
+from rnnkit.kernels.dispatch import explain
 from rnnkit.layers import GRU, LSTM, RNN, Recurrent
 from rnnkit.train import TrainConfig, Trainer
 
@@ -17,7 +18,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "Recurrent",
+    "RNN", "LSTM", "GRU", "Recurrent", "explain",
     "Cell", "ElmanCell", "LSTMCell", "GRUCell",
     "Trainer", "TrainConfig",
     "cells", "data", "init", "kernels", "models", "train", "__version__",

@@ -25,18 +25,22 @@ KINDS = {
 INPUTS = ("full", "padded", "packed", "unbatched")
 
 
+ENGINES = ("reference", "bptt", "native")
+
+
 def _cases():
-    for kind, layers, bidi, bf, bias, inp in itertools.product(KINDS, (1, 3), (False, True), (False, True),
-                                                               (True, False), INPUTS):
-        tag = f"{kind}-L{layers}-{'bi' if bidi else 'uni'}-{'bf' if bf else 'tf'}-{'bias' if bias else 'nobias'}-{inp}"
-        yield pytest.param(kind, layers, bidi, bf, bias, inp, id=tag)
+    for engine, kind, layers, bidi, bf, bias, inp in itertools.product(
+            ENGINES, KINDS, (1, 3), (False, True), (False, True), (True, False), INPUTS):
+        tag = (f"{engine}-{kind}-L{layers}-{'bi' if bidi else 'uni'}-{'bf' if bf else 'tf'}-"
+               f"{'bias' if bias else 'nobias'}-{inp}")
+        yield pytest.param(engine, kind, layers, bidi, bf, bias, inp, id=tag)
 
 
-def _make_pair(kind, layers, bidi, bf, bias):
+def _make_pair(engine, kind, layers, bidi, bf, bias):
     torch_cls, kit_cls, extra = KINDS[kind]
     kwargs = dict(num_layers=layers, bidirectional=bidi, batch_first=bf, bias=bias, dtype=torch.float64, **extra)
     ref = torch_cls(I, H, **kwargs)
-    kit = kit_cls(I, H, **kwargs)
+    kit = kit_cls(I, H, engine=engine, **kwargs)
     kit.load_state_dict(ref.state_dict())
     return ref, kit
 
@@ -76,9 +80,9 @@ def _run(module, inp, x, lengths, hx, bf):
     return padded, state
 
 
-@pytest.mark.parametrize("kind,layers,bidi,bf,bias,inp", list(_cases()))
-def test_same_numbers_as_torch(kind, layers, bidi, bf, bias, inp):
-    ref, kit = _make_pair(kind, layers, bidi, bf, bias)
+@pytest.mark.parametrize("engine,kind,layers,bidi,bf,bias,inp", list(_cases()))
+def test_same_numbers_as_torch(engine, kind, layers, bidi, bf, bias, inp):
+    ref, kit = _make_pair(engine, kind, layers, bidi, bf, bias)
     gen = torch.Generator().manual_seed(1234)
     unbatched = inp == "unbatched"
     shape = (T, I) if unbatched else ((B, T, I) if bf else (T, B, I))

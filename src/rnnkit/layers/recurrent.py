@@ -31,7 +31,10 @@ class Recurrent(nn.Module):
         bidirectional: add a reverse direction per layer (D = 2).
         batch_first: input and output are (B, T, ·) instead of (T, B, ·).
         dropout: dropout on each layer's output except the last, in training only.
-        engine: ``"auto"`` or an engine name from ``rnnkit.kernels.ENGINE_NAMES``.
+        engine: ``"auto"`` or an engine name from ``rnnkit.kernels.ENGINE_NAMES``
+            (``rnnkit.explain(layer, x)`` says which runs and why).
+        checkpoint_every: keep only every k-th state in forward and recompute the rest in
+            backward (memory ~ T/k + k instead of T; bptt engine).
         init: an initialisation name (see :mod:`rnnkit.init`) or a callable ``fn(cell)``.
         spectral_radius: scale each recurrent weight block to this spectral radius.
 
@@ -61,7 +64,8 @@ class Recurrent(nn.Module):
 
     def __init__(self, cell_factory: Callable[[int], Cell], input_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
-                 engine: str = "auto", init=None, spectral_radius: float | None = None) -> None:
+                 engine: str = "auto", checkpoint_every: int | None = None, init=None,
+                 spectral_radius: float | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
         if not callable(cell_factory):
@@ -76,10 +80,27 @@ class Recurrent(nn.Module):
             warnings.warn(f"{owner}: dropout={self.dropout} acts between stacked layers only, "
                           "so it has no effect with num_layers=1", stacklevel=2)
         self.engine = dispatch.check_engine(owner, engine)
+        self.checkpoint_every = None if checkpoint_every is None else check_size(owner, "checkpoint_every",
+                                                                                 checkpoint_every)
         init_fn = rinit.resolve(owner, init)
         rinit.check_radius(owner, spectral_radius)
         self._cells = self._build(cell_factory)
+        self._check_engine_serves(owner)
         self._initialise(init_fn, spectral_radius)
+
+    def engine_options(self) -> dict:
+        """Options passed to the engine beyond the shared signature."""
+        return {"checkpoint_every": self.checkpoint_every}
+
+    def _check_engine_serves(self, owner: str) -> None:
+        """Fail at construction, not at the first forward, when no engine can serve these cells."""
+        cell = self._cells[0]
+        param = next(iter(cell.parameters()), None)
+        dtype = torch.get_default_dtype() if param is None else param.dtype
+        try:
+            dispatch.select(self.engine, cell, dtype, self.engine_options())
+        except ValueError as err:
+            raise ValueError(f"{owner}: {err}") from None
 
     @property
     def num_directions(self) -> int:
@@ -126,7 +147,7 @@ class Recurrent(nn.Module):
             for direction in range(D):
                 index = layer * D + direction
                 cell = self._cells[index]
-                run = dispatch.select(self.engine, cell)
+                run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options())
                 out, final = run(cell, layer_input, states[index], prep.lengths, reverse=direction == 1)
                 outs.append(out)  # (T, B, Y)
                 finals.append(final)
@@ -223,4 +244,6 @@ class Recurrent(nn.Module):
             s += f", dropout={self.dropout}"
         if self.engine != "auto":
             s += f", engine={self.engine!r}"
+        if self.checkpoint_every:
+            s += f", checkpoint_every={self.checkpoint_every}"
         return s

@@ -2,8 +2,8 @@
 
 Same constructor arguments (positional order included), parameter names, gate order,
 default initialisation (the same seed gives the same weights) and return values.
-Extras are keyword-only and default off: ``engine``, ``layer_norm``, ``init``,
-``spectral_radius``; ``forward`` also takes ``lengths=`` for padded batches.
+Extras are keyword-only and default off: ``engine``, ``checkpoint_every``,
+``layer_norm``, ``init``, ``spectral_radius``; ``forward`` also takes ``lengths=`` for padded batches.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class _TorchLayer(Recurrent):
     """Shared set-up of the three drop-ins: validation, torch.nn's init order, repr."""
 
     def _setup(self, make_cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-               bidirectional, device, dtype, engine, layer_norm, init, spectral_radius) -> None:
+               bidirectional, device, dtype, engine, checkpoint_every, layer_norm, init, spectral_radius) -> None:
         owner = type(self).__name__
         self.hidden_size = check_size(owner, "hidden_size", hidden_size)
         self.bias = check_bool(owner, "bias", bias)
@@ -35,7 +35,8 @@ class _TorchLayer(Recurrent):
         # torch.nn's order, so this draw must not advance the generator.
         with torch.random.fork_rng(devices=_cuda_devices(device)):
             super().__init__(factory, input_size, num_layers, bidirectional=bidirectional,
-                             batch_first=batch_first, dropout=dropout, engine=engine)
+                             batch_first=batch_first, dropout=dropout, engine=engine,
+                             checkpoint_every=checkpoint_every)
         self.reset_parameters()
         self._initialise(_resolve_init(owner, init, spectral_radius), spectral_radius)
 
@@ -76,6 +77,8 @@ class _TorchLayer(Recurrent):
             s += ", layer_norm=True"
         if self.engine != "auto":
             s += f", engine={self.engine!r}"
+        if self.checkpoint_every:
+            s += f", checkpoint_every={self.checkpoint_every}"
         return s
 
 
@@ -98,7 +101,8 @@ class RNN(_TorchLayer):
 
     Args (as torch.nn.RNN): input_size, hidden_size, num_layers=1, nonlinearity='tanh',
     bias=True, batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None.
-    Keyword-only extras: engine='auto', layer_norm=False, init=None, spectral_radius=None.
+    Keyword-only extras: engine='auto', checkpoint_every=None, layer_norm=False, init=None,
+    spectral_radius=None.
 
     Inputs: ``input`` (T, B, I) / (B, T, I) / (T, I) / PackedSequence, ``hx`` (L*D, B, H);
     keyword ``lengths`` (B,). Outputs: ``output`` (T, B, D*H), ``h_n`` (L*D, B, H).
@@ -114,13 +118,15 @@ class RNN(_TorchLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None, *, engine: str = "auto", layer_norm: bool = False, init=None,
+                 device=None, dtype=None, *, engine: str = "auto", checkpoint_every: int | None = None,
+                 layer_norm: bool = False, init=None,
                  spectral_radius: float | None = None) -> None:
         self.nonlinearity = check_choice("RNN", "nonlinearity", nonlinearity, NONLINEARITIES)
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         self.proj_size = 0
         self._setup(partial(ElmanCell, nonlinearity=nonlinearity), input_size, hidden_size, num_layers, bias,
-                    batch_first, dropout, bidirectional, device, dtype, engine, layer_norm, init, spectral_radius)
+                    batch_first, dropout, bidirectional, device, dtype, engine, checkpoint_every, layer_norm, init,
+                    spectral_radius)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -132,7 +138,8 @@ class LSTM(_TorchLayer):
 
     Args (as torch.nn.LSTM): input_size, hidden_size, num_layers=1, bias=True,
     batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None.
-    Keyword-only extras: engine='auto', layer_norm=False, init=None, spectral_radius=None.
+    Keyword-only extras: engine='auto', checkpoint_every=None, layer_norm=False, init=None,
+    spectral_radius=None.
 
     Inputs: ``input``, ``(h_0, c_0)`` with h_0 (L*D, B, P or H) and c_0 (L*D, B, H); keyword
     ``lengths``. Outputs: ``output`` (T, B, D*(P or H)), ``(h_n, c_n)``.
@@ -150,7 +157,8 @@ class LSTM(_TorchLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-                 device=None, dtype=None, *, engine: str = "auto", layer_norm: bool = False, init=None,
+                 device=None, dtype=None, *, engine: str = "auto", checkpoint_every: int | None = None,
+                 layer_norm: bool = False, init=None,
                  spectral_radius: float | None = None) -> None:
         self.proj_size = check_size("LSTM", "proj_size", proj_size, minimum=0)
         hidden = check_size("LSTM", "hidden_size", hidden_size)
@@ -158,7 +166,8 @@ class LSTM(_TorchLayer):
             raise ValueError(f"LSTM: expected proj_size < hidden_size ({hidden}), got proj_size={self.proj_size}")
         self.mode = "LSTM"
         self._setup(partial(LSTMCell, proj_size=self.proj_size), input_size, hidden_size, num_layers, bias,
-                    batch_first, dropout, bidirectional, device, dtype, engine, layer_norm, init, spectral_radius)
+                    batch_first, dropout, bidirectional, device, dtype, engine, checkpoint_every, layer_norm, init,
+                    spectral_radius)
 
 
 class GRU(_TorchLayer):
@@ -166,7 +175,8 @@ class GRU(_TorchLayer):
 
     Args (as torch.nn.GRU): input_size, hidden_size, num_layers=1, bias=True,
     batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None.
-    Keyword-only extras: engine='auto', layer_norm=False, init=None, spectral_radius=None.
+    Keyword-only extras: engine='auto', checkpoint_every=None, layer_norm=False, init=None,
+    spectral_radius=None.
 
     Inputs: ``input``, ``hx`` (L*D, B, H); keyword ``lengths``.
     Outputs: ``output`` (T, B, D*H), ``h_n`` (L*D, B, H).
@@ -182,9 +192,11 @@ class GRU(_TorchLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None, *, engine: str = "auto", layer_norm: bool = False, init=None,
+                 device=None, dtype=None, *, engine: str = "auto", checkpoint_every: int | None = None,
+                 layer_norm: bool = False, init=None,
                  spectral_radius: float | None = None) -> None:
         self.mode = "GRU"
         self.proj_size = 0
         self._setup(GRUCell, input_size, hidden_size, num_layers, bias,
-                    batch_first, dropout, bidirectional, device, dtype, engine, layer_norm, init, spectral_radius)
+                    batch_first, dropout, bidirectional, device, dtype, engine, checkpoint_every, layer_norm, init,
+                    spectral_radius)

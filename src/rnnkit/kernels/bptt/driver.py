@@ -1,0 +1,93 @@
+"""The bptt engine's driver: batch order, segments, and the one autograd.Function.
+
+Each cell family (``elman.py``, ``lstm.py``, ``gru.py``) writes its forward and its
+hand-derived backward for a *segment* of time steps. This module runs them:
+
+- sequences are sorted by length (longest first), so at step t exactly the first
+  ``n_t`` rows are alive and every per-step operation works on a contiguous slice;
+- plain mode runs one segment of T steps and keeps its intermediates for backward;
+- memory-efficient mode (``checkpoint_every=k``, Gruslys et al. 2016) keeps only the
+  state at every k-th step and recomputes each segment's intermediates in backward,
+  so memory grows like T/k + k instead of T.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Recurrence:
+    """One cell family's math. Subclasses define:
+
+    - ``params(cell)``: the tensors the recurrence reads, in autograd-tracked form;
+    - ``init_grads(P)``: zero accumulators for the gradients of ``P``;
+    - ``forward_segment(P, x, start, Y, sizes, ends, fin)``: run steps, write outputs
+      into ``Y`` (k, B, R) and final states into ``fin``; return (saved, end_state);
+    - ``backward_segment(P, x, start, Y, saved, dY, carry, sizes, grads, need_dx)``:
+      walk the segment backwards, update ``carry`` (the state gradients) in place,
+      accumulate ``grads``; return dx (k, B, I) or None.
+    """
+
+    state_count = 1
+
+
+def record_final(fin, new_state, end: int, n: int) -> None:
+    """Rows ``end:n`` ended at this step: copy their state into ``fin``."""
+    if end < n:
+        for f, s in zip(fin, new_state):
+            f[end:n] = s[end:]
+
+
+def _segments(T: int, k: int | None) -> list[tuple[int, int]]:
+    if k is None or k >= T:
+        return [(0, T)]
+    return [(t0, min(t0 + k, T)) for t0 in range(0, T, k)]
+
+
+class BPTTFunction(torch.autograd.Function):
+    """Forward and hand-written backward of one layer-direction over a sorted batch."""
+
+    @staticmethod
+    def forward(ctx, rec: Recurrence, sizes: list[int], k: int | None, R: int, x: torch.Tensor, *rest):
+        S = rec.state_count
+        start, P = tuple(rest[:S]), tuple(rest[S:])
+        T = x.shape[0]
+        ends = sizes[1:] + [0]  # rows alive at t but not at t+1 end at t
+        Y = x.new_zeros(T, x.shape[1], R)  # (T, B, R) outputs, zero past each end
+        fin = tuple(s.clone() for s in start)  # final states, filled as sequences end
+        segs = _segments(T, k)
+        starts, saved = [], None
+        with torch.no_grad():
+            for t0, t1 in segs:
+                starts.append(start)
+                saved, start = rec.forward_segment(P, x[t0:t1], start, Y[t0:t1], sizes[t0:t1], ends[t0:t1], fin)
+                if len(segs) > 1:
+                    saved = None  # recomputed in backward
+                    start = tuple(s.clone() for s in start)
+        ctx.rec, ctx.sizes, ctx.segs, ctx.ends, ctx.starts, ctx.saved = rec, sizes, segs, ends, starts, saved
+        ctx.n_params = len(P)
+        ctx.save_for_backward(x, Y, *P)
+        return (Y, *fin)
+
+    @staticmethod
+    def backward(ctx, dY, *dfin):
+        rec = ctx.rec
+        x, Y, *P = ctx.saved_tensors
+        P = tuple(P)
+        need_dx = ctx.needs_input_grad[4]
+        carry = tuple(d.clone() for d in dfin)  # gradients of the state, walked back in time
+        grads = rec.init_grads(P)
+        dx = torch.empty_like(x) if need_dx else None
+        with torch.no_grad():
+            for (t0, t1), start in zip(reversed(ctx.segs), reversed(ctx.starts)):
+                saved = ctx.saved
+                if saved is None:  # memory-efficient mode: recompute this segment
+                    scratch_Y = Y.new_zeros(t1 - t0, *Y.shape[1:])
+                    scratch_fin = tuple(torch.empty_like(s) for s in start)
+                    saved, _ = rec.forward_segment(P, x[t0:t1], start, scratch_Y, ctx.sizes[t0:t1],
+                                                   ctx.ends[t0:t1], scratch_fin)
+                dx_seg = rec.backward_segment(P, x[t0:t1], start, Y[t0:t1], saved, dY[t0:t1], carry,
+                                              ctx.sizes[t0:t1], grads, need_dx)
+                if need_dx:
+                    dx[t0:t1] = dx_seg
+        dP = tuple(g if g is None or ctx.needs_input_grad[5 + len(carry) + i] else None for i, g in enumerate(grads))
+        return (None, None, None, None, dx, *carry, *dP)

@@ -1,0 +1,86 @@
+"""Elman forward and hand-written backward for the bptt engine.
+
+Per step: ``pre = Xp_t + W_hh h_{t-1}`` (``Xp_t = W_ih x_t + b`` for all t in one
+matmul), ``h_t = act(pre)``. With layer norm the two products are normalised and
+scaled by gains before the bias. The outputs are the states, so nothing else is saved.
+"""
+from __future__ import annotations
+
+import torch
+
+from rnnkit.kernels.bptt.driver import Recurrence, record_final
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
+
+
+class ElmanRecurrence(Recurrence):
+    def __init__(self, cell) -> None:
+        self.H, self.ln, self.tanh = cell.hidden_size, cell.layer_norm, cell.nonlinearity == "tanh"
+
+    def params(self, cell):
+        b = cell.bias_ih + cell.bias_hh if cell.bias else None
+        ln = (cell.ln_weight_ih, cell.ln_weight_hh) if self.ln else (None, None)
+        return (cell.weight_ih, cell.weight_hh, b, *ln)
+
+    def init_grads(self, P):
+        return [None if p is None else torch.zeros_like(p) for p in P]
+
+    def forward_segment(self, P, x, start, Y, sizes, ends, fin):
+        W_ih, W_hh, b, g_ih, g_hh = P
+        k, B, I = x.shape
+        H = self.H
+        new = x.new_zeros
+        Xp = torch.mm(x.reshape(k * B, I), W_ih.t())  # (k*B, H): all input projections at once
+        XHi = RSi = XHh = RSh = None
+        if self.ln:
+            XHi, RSi, XHh, RSh = new(k * B, H), new(k * B, 1), new(k, B, H), new(k, B, 1)
+            Xp = ln_forward(Xp, 1, XHi, RSi) * g_ih
+        if b is not None:
+            Xp += b
+        Xp = Xp.view(k, B, H)
+        W_hhT = W_hh.t()
+        h = start[0]
+        for j in range(k):
+            n = sizes[j]
+            if self.ln:
+                pre = torch.addcmul(Xp[j, :n], ln_forward(torch.mm(h[:n], W_hhT), 1, XHh[j, :n], RSh[j, :n]), g_hh)
+            else:
+                pre = torch.addmm(Xp[j, :n], h[:n], W_hhT)  # (n, H)
+            h_new = torch.tanh(pre, out=Y[j, :n]) if self.tanh else torch.clamp(pre, min=0, out=Y[j, :n])
+            record_final(fin, (h_new,), ends[j], n)
+            h = Y[j]
+        return (XHi, RSi, XHh, RSh), (Y[k - 1],)
+
+    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
+        W_ih, W_hh, b, g_ih, g_hh = P
+        XHi, RSi, XHh, RSh = saved
+        k, B, I = x.shape
+        H = self.H
+        one = x.new_ones(())
+        dG = x.new_zeros(k, B, H)  # d pre-activations, zero where a sequence has ended
+        DA = x.new_zeros(k, B, H) if self.ln else None  # d(W_hh h) before its layer norm
+        (dh_c,) = carry
+        for j in reversed(range(k)):
+            n = sizes[j]
+            h, dpre = Y[j, :n], dG[j, :n]
+            dh = dY[j, :n] + dh_c[:n]  # h_t feeds the output and step t+1
+            if self.tanh:
+                torch.mul(dh, torch.addcmul(one, h, h, value=-1), out=dpre)  # tanh' = 1 - h²
+            else:
+                torch.mul(dh, h > 0, out=dpre)  # relu' = [h > 0]
+            if self.ln:
+                da = ln_backward(dpre * g_hh, XHh[j, :n], RSh[j, :n], 1)  # through LN(W_hh h)
+                DA[j, :n] = da
+                torch.mm(da, W_hh, out=dh_c[:n])  # dh_{t-1} = da W_hh
+            else:
+                torch.mm(dpre, W_hh, out=dh_c[:n])  # dh_{t-1} = dpre W_hh
+        H_prev = torch.cat([start[0].unsqueeze(0), Y[:-1]]).view(k * B, H)  # h_{t-1} for each step
+        dG2 = dG.view(k * B, H)
+        grads[1].addmm_((DA.view(k * B, H) if self.ln else dG2).t(), H_prev)  # dW_hh
+        if b is not None:
+            grads[2] += dG2.sum(0)  # db
+        if self.ln:
+            grads[4] += (dG * XHh).sum((0, 1))  # d g_hh
+            grads[3] += (dG2 * XHi).sum(0)  # d g_ih
+            dG2 = ln_backward(dG2 * g_ih, XHi, RSi, 1)  # through LN(W_ih x)
+        grads[0].addmm_(dG2.t(), x.reshape(k * B, I))  # dW_ih
+        return torch.mm(dG2, W_ih).view(k, B, I) if need_dx else None  # dx = dpre W_ih
