@@ -22,6 +22,15 @@ def _optional(kind):
     return parse
 
 
+def _field_comments(config) -> dict[str, str]:
+    """The comment after each field of a config dataclass: the flag's help text."""
+    import inspect
+    import re
+
+    found = re.findall(r"^\s+(\w+): [^=\n]+=[^#\n]*#\s*(.+)$", inspect.getsource(config), flags=re.M)
+    return {name: text.replace("%", "%%") for name, text in found}
+
+
 class StrictParser(argparse.ArgumentParser):
     """Rejects unknown flags with the list of valid ones."""
 
@@ -48,12 +57,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
     for group_name, config in (("task and model", RunConfig), ("training", TrainConfig)):
         group = parser.add_argument_group(group_name)
+        comments = _field_comments(config)
         for f in fields(config):
             if f.name == "train":
                 continue
             flag = "--" + f.name.replace("_", "-")
             default = f.default if f.default is not f.default_factory else None
-            help_text = f"(default: {default})"
+            help_text = f"{comments.get(f.name, '')} (default: {default})"
             kinds = [k.strip() for k in str(f.type).split("|")]
             if kinds[0] == "bool":
                 group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
