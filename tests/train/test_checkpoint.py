@@ -18,11 +18,19 @@ from rnnkit.train import checkpoint as ckpt_module
 TASK = CopyTask(length=4, batch_size=4)  # T = 24, targets at every step
 
 
+class Dropped(SequenceModel):
+    """Dropout on the outputs, so training draws from the global RNG that a checkpoint must restore."""
+
+    def forward(self, x, state=None, resets=None):
+        output, state = super().forward(x, state, resets)
+        return torch.nn.functional.dropout(output, 0.3, self.training), state
+
+
 def _trainer(out, steps=12, seed=0, task=TASK, hidden=8, **kw):
     torch.manual_seed(seed)
     cfg = TrainConfig(steps=steps, tbptt=8, eval_every=5, progress=False, tensorboard=False, checkpoint_every=0,
                       **kw)
-    return Trainer(SequenceModel("lstm", task.input_size, hidden, task.output_size), task, cfg, out)
+    return Trainer(Dropped("lstm", task.input_size, hidden, task.output_size), task, cfg, out)
 
 
 def _stop_at(step):
@@ -32,14 +40,20 @@ def _stop_at(step):
     return callback
 
 
-def test_interrupted_and_resumed_run_reproduces_the_losses_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("how", ["fit-resume", "load-then-fit"])
+def test_interrupted_and_resumed_run_reproduces_the_losses_bit_for_bit(tmp_path, how):
     whole = _trainer(tmp_path / "a").fit()
     first = _trainer(tmp_path / "b")
     first.add_callback("on_step_end", _stop_at(5))  # mid-batch: windows of 8 in T = 24
     stopped = first.fit()
     assert stopped.stopped == "interrupted" and stopped.step == 5
     assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["carry"] is not None
-    resumed = _trainer(tmp_path / "b", seed=123).fit(resume=tmp_path / "b" / "checkpoint.pt")
+    fresh = _trainer(tmp_path / "b", seed=123)  # other initial weights and RNG state: all must be restored
+    if how == "fit-resume":
+        resumed = fresh.fit(resume=tmp_path / "b" / "checkpoint.pt")
+    else:
+        fresh.load(tmp_path / "b" / "checkpoint.pt")
+        resumed = fresh.fit()
     losses = [h["loss"] for h in stopped.history + resumed.history]
     assert losses == [h["loss"] for h in whole.history]
     assert [h["grad_norm"] for h in stopped.history + resumed.history] == [h["grad_norm"] for h in whole.history]

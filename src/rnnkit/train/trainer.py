@@ -88,6 +88,7 @@ class Trainer:
         self.callbacks = defaultdict(list)
         self._stop_request = False
         self._windows = None  # (batch index, its TBPTT windows)
+        self._resumed = False  # whether load() restored a checkpoint (then fit keeps its RNG state)
 
     # -- hooks -------------------------------------------------------------------------
     def add_callback(self, event: str, fn) -> None:
@@ -104,7 +105,7 @@ class Trainer:
         cfg, task, ctx = self.config, self.task, self.ctx
         if resume is not None:
             self.load(resume)
-        else:
+        elif not self._resumed:
             torch.manual_seed(cfg.seed + ctx.rank)
         if self.out_dir is not None and ctx.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -296,6 +297,7 @@ class Trainer:
             first = " ".join(str(exc).split())
             raise CheckpointError(f"checkpoint {path} does not fit this model: {first[:300]}") from None
         set_rng_state(ckpt["rng"])
+        self._resumed = True
         self.step, self.position = int(ckpt["step"]), list(ckpt["position"])
         carry = ckpt.get("carry")
         self.carry = None if carry is None else (tuple(c.to(self.ctx.device) for c in carry)
