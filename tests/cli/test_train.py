@@ -54,13 +54,15 @@ def test_unknown_flag_lists_the_valid_ones(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments: --hiden-size 3; valid options are --batch-size" in err and "--tbptt" in err
+    assert err.startswith("rnnkit train: error:") and err.count("\n") == 1
 
 
 def test_bad_flag_value_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "--cell", "transformer"])
     assert exc.value.code == 2
-    assert "invalid choice: 'transformer'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid choice: 'transformer'" in err and err.count("\n") == 1
 
 
 def test_output_directory_that_is_a_file(tmp_path, capsys):

@@ -32,7 +32,10 @@ def _field_comments(config) -> dict[str, str]:
 
 
 class StrictParser(argparse.ArgumentParser):
-    """Rejects unknown flags with the list of valid ones."""
+    """Rejects unknown flags with the list of valid ones; every usage error is one line, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
