@@ -2,11 +2,12 @@
 
 Drop-in ``RNN``/``LSTM``/``GRU`` layers, the generic :class:`Recurrent` for any
 :class:`~rnnkit.cells.Cell`, engines that run cells through time, and
-initialisations that fight vanishing gradients.
+initialisations that fight vanishing gradients, and echo state networks
+(:mod:`rnnkit.reservoir`), which sidestep them by training only a linear readout.
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from rnnkit import cells, data, init, kernels, models, train
+from rnnkit import cells, data, init, kernels, models, reservoir, train
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
 from rnnkit.kernels.dispatch import explain
 from rnnkit.layers import GRU, LSTM, RNN, Recurrent
@@ -21,5 +22,5 @@ __all__ = [
     "RNN", "LSTM", "GRU", "Recurrent", "explain",
     "Cell", "ElmanCell", "LSTMCell", "GRUCell",
     "Trainer", "TrainConfig",
-    "cells", "data", "init", "kernels", "models", "train", "__version__",
+    "cells", "data", "init", "kernels", "models", "reservoir", "train", "__version__",
 ]
