@@ -165,18 +165,22 @@ class Reservoir(Cell):
         out = torch.empty_like(drive)  # (T, B, N)
         w = self.weight_hh  # (N, N), dense or CSR
         if B == 1:  # one series: matrix-vector products, the fastest path for both storages
-            h = h[0].clone()  # (N,)
+            h = h[0]  # (N,)
             for t in range(T):
-                pre = act_(torch.addmv(drive[t, 0], w, h))  # f(W h + W_in u_t + b), (N,)
-                h = pre if a == 1.0 else pre.mul_(a).add_(h, alpha=1.0 - a)
-                out[t, 0] = h
+                h_new = out[t, 0]  # written in place: no allocation, no copy
+                act_(torch.addmv(drive[t, 0], w, h, out=h_new))  # f(W h + W_in u_t + b), (N,)
+                if a != 1.0:
+                    h_new.mul_(a).add_(h, alpha=1.0 - a)
+                h = h_new
             return out, h.unsqueeze(0).clone()
         if self.config.storage == "dense":
             w_t = w.t().contiguous()  # (N, N), so that h @ W^T reads rows
             for t in range(T):
-                pre = act_(torch.addmm(drive[t], h, w_t))  # (B, N)
-                h = pre if a == 1.0 else pre.mul_(a).add_(h, alpha=1.0 - a)
-                out[t] = h
+                h_new = out[t]  # (B, N), written in place
+                act_(torch.addmm(drive[t], h, w_t, out=h_new))
+                if a != 1.0:
+                    h_new.mul_(a).add_(h, alpha=1.0 - a)
+                h = h_new
             return out, h.clone()
         drive_t = drive.transpose(1, 2).contiguous()  # (T, N, B): the state as columns for W @ H
         h_t = h.t().contiguous()  # (N, B)
