@@ -1,6 +1,8 @@
 """Run logs: CSV rows, and a one-line notice when TensorBoard is not installed."""
 import sys
 
+import pytest
+
 from rnnkit.train.logs import RunLog
 
 
@@ -18,6 +20,7 @@ def test_csv_rows_and_missing_tensorboard_notice(tmp_path, monkeypatch, capsys):
 
 
 def test_tensorboard_events_are_written(tmp_path):
+    pytest.importorskip("torch.utils.tensorboard", reason="the optional 'tensorboard' extra is not installed")
     log = RunLog(tmp_path, enabled=True, total=1, initial=0, progress=False, tensorboard=True, metric_name="mse")
     log.row(1, "train", loss=0.5)
     log.close()
