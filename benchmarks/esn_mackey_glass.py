@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import statistics
 import time
 
 import torch
@@ -97,10 +98,17 @@ def main() -> None:
     print("units  sr     leak  in     bias   ridge    noise    seed  NRMSE84    log10     1-step     fit_s")
     grid = itertools.product(args.units, args.sr, args.leak, args.input_scaling, args.bias_scaling,
                              args.ridge, args.noise, args.seed)
+    by_config: dict[tuple, list[float]] = {}
     for units, sr, leak, inp, bias, ridge, noise, seed in grid:
         e84, e1, fit_s = nrmse84(args, units, sr, leak, inp, bias, ridge, noise, seed, series)
+        by_config.setdefault((units, sr, leak, inp, bias, ridge, noise), []).append(e84)
         print(f"{units:<6d} {sr:<6.3g} {leak:<5.3g} {inp:<6.3g} {bias:<6.3g} {ridge:<8.1e} {noise:<8.1e} "
               f"{seed:<5d} {e84:<10.3e} {math.log10(e84):<9.2f} {e1:<10.3e} {fit_s:.2f}", flush=True)
+    if len(args.seed) > 1:
+        print("# over reservoir seeds: units sr leak in bias ridge noise -> median [min, max] of NRMSE84")
+        for config, values in by_config.items():
+            print(f"# {' '.join(f'{c:g}' for c in config)} -> {statistics.median(values):.3e} "
+                  f"[{min(values):.3e}, {max(values):.3e}] over {len(values)} seeds")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,17 @@ from rnnkit.data import mackey_glass
 from rnnkit.reservoir import ESN, ReservoirConfig, Ridge
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def nrmse(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((pred - truth) ** 2)) / np.std(truth))
 
@@ -98,7 +109,8 @@ def main() -> None:
     v = np.tanh(series - 1.0)[:, None]  # Jaeger's squashing, (T + 1, 1)
     X, Y = v[:args.train], v[1:args.train + 1]
     Xt, Yt = v[args.train:-1], v[args.train + 1:]
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {cpu_name()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), numpy {np.__version__}, scipy {scipy.__version__}, "
           f"rnnkit {rnnkit.__version__}, reservoirpy {reservoirpy.__version__}")
     print(f"# Mackey-Glass tau=17: train {args.train}, test {args.test}, warmup {args.warmup}; sr {args.sr}, "

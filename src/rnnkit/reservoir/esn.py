@@ -23,7 +23,8 @@ class ESN(nn.Module):
     ``fit`` drives the reservoir with the inputs (teacher forcing: with ``feedback``,
     ``y_{t-1}`` is the *target* of the previous step), drops the first ``warmup`` steps
     of every series, and fits the readout on the remaining states (ridge regression in
-    float64 by default). ``predict`` drives it with new inputs (feeding back its own
+    float64 by default). ``fit_online`` trains an :class:`RLS` readout step by step
+    instead (FORCE). ``predict`` drives it with new inputs (feeding back its own
     outputs). ``generate`` runs closed loop: each output becomes the next input.
 
     Input and output widths are taken from the first ``fit``; later calls must match.
