@@ -11,8 +11,18 @@ from tests.layers.test_recurrent import PeepholeLSTM
 X = torch.randn(5, 3, 4)
 
 
-def test_auto_picks_native_for_plain_cells_and_bptt_for_layer_norm():
+def test_auto_follows_the_measured_order_for_each_mode():
     assert rnnkit.explain(rnnkit.LSTM(4, 8), X).chosen == "native"
+    assert rnnkit.explain(rnnkit.GRU(4, 8), X).chosen == dispatch.auto_order(rnnkit.GRUCell(4, 8), True)[0]
+    with torch.no_grad():
+        assert rnnkit.explain(rnnkit.GRU(4, 8), X).chosen == "native"
+        assert not rnnkit.explain(rnnkit.GRU(4, 8), X).training
+    frozen = rnnkit.RNN(4, 8).requires_grad_(False)
+    assert rnnkit.explain(frozen, X).chosen == "native"  # nothing needs a gradient: inference
+    assert rnnkit.explain(frozen, X.clone().requires_grad_()).training
+
+
+def test_auto_picks_bptt_for_layer_norm_and_checkpointing():
     assert rnnkit.explain(rnnkit.GRU(4, 8, layer_norm=True), X).chosen == "bptt"
     assert rnnkit.explain(rnnkit.GRU(4, 8, checkpoint_every=2), X).chosen == "bptt"
     peephole = rnnkit.Recurrent(partial(PeepholeLSTM, hidden_size=3), input_size=4)
@@ -24,7 +34,8 @@ def test_explain_names_every_other_engine_and_why():
     assert report.splitlines() == [
         "engine='auto' -> runs 'bptt' (hand-written backpropagation through time)",
         "  native: rejected, torch's fused kernels have no layer norm",
-        "  reference: could serve, not chosen: 'bptt' comes first in the measured order native > bptt > reference",
+        "  reference: could serve, not chosen: 'bptt' comes first in the order measured for training: "
+        "native > bptt > reference",
     ]
     forced = str(rnnkit.explain(rnnkit.GRU(4, 8, engine="reference"), X))
     assert "native: could serve, not requested" in forced
@@ -48,6 +59,7 @@ def test_forcing_an_engine_that_cannot_serve_says_why():
 def test_auto_choice_follows_the_order():
     cell = rnnkit.LSTMCell(4, 8)
     assert dispatch.choose(cell, torch.float32, {}) == dispatch.AUTO_ORDER[0]
+    assert dispatch.choose(rnnkit.GRUCell(4, 8), torch.float32, {}, training=False) == "native"
     assert dispatch.choose(cell, torch.float32, {"checkpoint_every": 5}) == "bptt"
 
 

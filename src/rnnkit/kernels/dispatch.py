@@ -2,11 +2,11 @@
 
 An engine has the reference engine's signature and meaning
 (see :mod:`rnnkit.kernels.reference`) and says why it cannot serve a request.
-``"auto"`` takes the first engine in :data:`AUTO_ORDER` that serves the request; the
-order is a measured rule, not a guess: on the benchmarks in ``benchmarks/speed_cpu.py``
-(figures in ``benchmarks/RESULTS.md``) torch's fused kernels were fastest wherever they
-apply, the hand-written bptt engine next (3-4x faster than the reference loop), and
-the reference loop serves every cell.
+``"auto"`` takes the first engine of :func:`auto_order` that serves the request. The
+order is a measured rule, not a guess (``benchmarks/speed_cpu.py``, figures in
+``benchmarks/RESULTS.md``): torch's fused kernels are fastest wherever they apply for
+inference and for training LSTMs; for training Elman and GRU cells the hand-written bptt
+engine was faster than torch's kernels; the reference loop serves every cell.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from rnnkit._checks import check_choice
+from rnnkit.cells import ElmanCell, GRUCell
 from rnnkit.kernels import bptt, native, reference
 
 
@@ -43,7 +44,17 @@ ENGINES: dict[str, Engine] = {
 }
 
 AUTO_ORDER = ("native", "bptt", "reference")  # fastest first, as measured
+TRAINING_ORDER = {ElmanCell: ("bptt", "native", "reference"), GRUCell: ("bptt", "native", "reference")}
 ENGINE_NAMES = ("auto", *ENGINES)
+
+
+def auto_order(cell, training: bool) -> tuple[str, ...]:
+    """Engines fastest first for this cell, measured for inference and for training."""
+    if training:
+        for family, order in TRAINING_ORDER.items():
+            if isinstance(cell, family):
+                return order
+    return AUTO_ORDER
 
 
 def check_engine(owner: str, engine) -> str:
@@ -62,10 +73,10 @@ def rejection(engine: Engine, cell, dtype: torch.dtype, options: dict) -> str | 
     return engine.unsupported(cell, dtype)
 
 
-def choose(cell, dtype: torch.dtype, options: dict) -> str:
-    """The engine ``"auto"`` picks: the first of AUTO_ORDER that serves the request."""
+def choose(cell, dtype: torch.dtype, options: dict, training: bool = True) -> str:
+    """The engine ``"auto"`` picks: the first of :func:`auto_order` that serves the request."""
     reasons = {}
-    for name in AUTO_ORDER:
+    for name in auto_order(cell, training):
         reasons[name] = rejection(ENGINES[name], cell, dtype, options)
         if reasons[name] is None:
             return name
@@ -73,10 +84,10 @@ def choose(cell, dtype: torch.dtype, options: dict) -> str:
                      + "; ".join(f"{n}: {r}" for n, r in reasons.items()))
 
 
-def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None) -> Callable:
+def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, training: bool = True) -> Callable:
     """``run`` of the named engine (``"auto"``: chosen) with the options bound; raises if it cannot serve."""
     options = options or {}
-    name = choose(cell, dtype, options) if engine == "auto" else engine
+    name = choose(cell, dtype, options, training) if engine == "auto" else engine
     chosen = ENGINES[name]
     reason = rejection(chosen, cell, dtype, options)
     if reason is not None:
@@ -93,6 +104,8 @@ class Explanation:
     requested: str  # the layer's engine= value
     chosen: str  # the engine that runs
     verdicts: dict  # engine name -> reason it was rejected, or None if it could serve
+    order: tuple  # the measured order "auto" follows for this cell and mode
+    training: bool  # whether gradients are needed (the order can differ)
 
     def __str__(self) -> str:
         lines = [f"engine={self.requested!r} -> runs {self.chosen!r} ({ENGINES[self.chosen].summary})"]
@@ -102,20 +115,27 @@ class Explanation:
             if reason is not None:
                 lines.append(f"  {name}: rejected, {reason}")
             elif self.requested == "auto":
-                lines.append(f"  {name}: could serve, not chosen: {self.chosen!r} comes first in the measured "
-                             f"order {' > '.join(AUTO_ORDER)}")
+                mode = "training" if self.training else "inference"
+                lines.append(f"  {name}: could serve, not chosen: {self.chosen!r} comes first in the order "
+                             f"measured for {mode}: {' > '.join(self.order)}")
             else:
                 lines.append(f"  {name}: could serve, not requested")
         return "\n".join(lines)
 
 
+def needs_grad(module: torch.nn.Module, x: torch.Tensor) -> bool:
+    """Whether running ``module`` on ``x`` now records a graph for backward."""
+    return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
+
+
 def explain(layer, input) -> Explanation:
-    """Report which engine ``layer`` would use on ``input`` and why the others were not used."""
+    """Report which engine ``layer`` would use on ``input`` (in the current grad mode) and why."""
     data = input.data if isinstance(input, torch.nn.utils.rnn.PackedSequence) else input
     cell = layer.cells[0]
     options = layer.engine_options()
+    training = needs_grad(layer, data)
     verdicts = {name: rejection(e, cell, data.dtype, options) for name, e in ENGINES.items()}
-    chosen = choose(cell, data.dtype, options) if layer.engine == "auto" else layer.engine
+    chosen = choose(cell, data.dtype, options, training) if layer.engine == "auto" else layer.engine
     if verdicts[chosen] is not None:
         raise ValueError(f"engine {chosen!r} cannot run {type(cell).__name__} on {data.dtype}: {verdicts[chosen]}")
-    return Explanation(layer.engine, chosen, verdicts)
+    return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training), training)

@@ -140,6 +140,7 @@ class Recurrent(nn.Module):
         self._check_like_parameters(prep.x)
         states = self._initial_states(hx, prep, input)
         layer_input = prep.x  # (T, B, I) for the first layer
+        training = dispatch.needs_grad(self, prep.x)
         finals: list[State] = []
         D = self.num_directions
         for layer in range(self.num_layers):
@@ -147,7 +148,7 @@ class Recurrent(nn.Module):
             for direction in range(D):
                 index = layer * D + direction
                 cell = self._cells[index]
-                run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options())
+                run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options(), training)
                 out, final = run(cell, layer_input, states[index], prep.lengths, reverse=direction == 1)
                 outs.append(out)  # (T, B, Y)
                 finals.append(final)

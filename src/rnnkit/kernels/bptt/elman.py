@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.bptt.driver import Recurrence, record_final
+from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, record_final, tanh_into
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
@@ -28,7 +28,7 @@ class ElmanRecurrence(Recurrence):
         W_ih, W_hh, b, g_ih, g_hh = P
         k, B, I = x.shape
         H = self.H
-        new = x.new_zeros
+        new = buffers(x, sizes)
         Xp = torch.mm(x.reshape(k * B, I), W_ih.t())  # (k*B, H): all input projections at once
         XHi = RSi = XHh = RSh = None
         if self.ln:
@@ -45,7 +45,7 @@ class ElmanRecurrence(Recurrence):
                 pre = torch.addcmul(Xp[j, :n], ln_forward(torch.mm(h[:n], W_hhT), 1, XHh[j, :n], RSh[j, :n]), g_hh)
             else:
                 pre = torch.addmm(Xp[j, :n], h[:n], W_hhT)  # (n, H)
-            h_new = torch.tanh(pre, out=Y[j, :n]) if self.tanh else torch.clamp(pre, min=0, out=Y[j, :n])
+            h_new = tanh_into(pre, Y[j, :n]) if self.tanh else torch.clamp(pre, min=0, out=Y[j, :n])
             record_final(fin, (h_new,), ends[j], n)
             h = Y[j]
         return (XHi, RSi, XHh, RSh), (Y[k - 1],)
@@ -56,8 +56,9 @@ class ElmanRecurrence(Recurrence):
         k, B, I = x.shape
         H = self.H
         one = x.new_ones(())
-        dG = x.new_zeros(k, B, H)  # d pre-activations, zero where a sequence has ended
-        DA = x.new_zeros(k, B, H) if self.ln else None  # d(W_hh h) before its layer norm
+        new = buffers(x, sizes)
+        dG = new(k, B, H)  # d pre-activations, zero where a sequence has ended
+        DA = new(k, B, H) if self.ln else None  # d(W_hh h) before its layer norm
         (dh_c,) = carry
         for j in reversed(range(k)):
             n = sizes[j]
@@ -73,9 +74,8 @@ class ElmanRecurrence(Recurrence):
                 torch.mm(da, W_hh, out=dh_c[:n])  # dh_{t-1} = da W_hh
             else:
                 torch.mm(dpre, W_hh, out=dh_c[:n])  # dh_{t-1} = dpre W_hh
-        H_prev = torch.cat([start[0].unsqueeze(0), Y[:-1]]).view(k * B, H)  # h_{t-1} for each step
+        add_recurrent_grad(grads[1], DA if self.ln else dG, start[0], Y)  # dW_hh
         dG2 = dG.view(k * B, H)
-        grads[1].addmm_((DA.view(k * B, H) if self.ln else dG2).t(), H_prev)  # dW_hh
         if b is not None:
             grads[2] += dG2.sum(0)  # db
         if self.ln:

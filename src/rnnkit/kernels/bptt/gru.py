@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.bptt.driver import Recurrence, record_final
+from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, record_final, tanh_into
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
@@ -31,7 +31,7 @@ class GRURecurrence(Recurrence):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
         k, B, I = x.shape
         H = self.H
-        new = x.new_zeros
+        new = buffers(x, sizes)
         Xp = torch.mm(x.reshape(k * B, I), W_ih.t())  # (k*B, 3H): all input projections at once
         XHi = RSi = XHh = RSh = None
         if self.ln:
@@ -55,7 +55,7 @@ class GRURecurrence(Recurrence):
             xp = Xp[j, :n_]
             rz = torch.sigmoid(xp[:, :2 * H] + gh[:, :2 * H], out=RZ[j, :n_])
             GHn[j, :n_] = gh[:, 2 * H:]
-            n = torch.tanh(torch.addcmul(xp[:, 2 * H:], rz[:, :H], gh[:, 2 * H:]), out=N[j, :n_])
+            n = tanh_into(torch.addcmul(xp[:, 2 * H:], rz[:, :H], gh[:, 2 * H:]), N[j, :n_])
             h_new = torch.addcmul(n, rz[:, H:], hp - n, out=Y[j, :n_])  # h = n + z (h_prev - n)
             record_final(fin, (h_new,), ends[j], n_)
             h = Y[j]
@@ -67,9 +67,10 @@ class GRURecurrence(Recurrence):
         k, B, I = x.shape
         H = self.H
         one = x.new_ones(())
-        dXp = x.new_zeros(k, B, 3 * H)  # d(Xp): (dr, dz, dn) pre-activations
-        dGHn = x.new_zeros(k, B, H)  # d(gh[2H:])
-        DA = x.new_zeros(k, B, 3 * H) if self.ln else None  # d(W_hh h) before its layer norm
+        new = buffers(x, sizes)
+        dXp = new(k, B, 3 * H)  # d(Xp): (dr, dz, dn) pre-activations
+        dGHn = new(k, B, H)  # d(gh[2H:])
+        DA = new(k, B, 3 * H) if self.ln else None  # d(W_hh h) before its layer norm
         (dh_c,) = carry
         for j in reversed(range(k)):
             n_ = sizes[j]
@@ -89,9 +90,9 @@ class GRURecurrence(Recurrence):
                 DA[j, :n_] = da
                 dgh = da
             torch.addmm(dh * z, dgh, W_hh, out=dh_c[:n_])  # dh_{t-1} = dh z + d(W_hh h) W_hh
-        H_prev = torch.cat([start[0].unsqueeze(0), Y[:-1]]).view(k * B, H)  # h_{t-1} for each step
-        dGH = torch.cat([dXp[..., :2 * H], dGHn], dim=2).view(k * B, 3 * H)  # d gh for every step
-        grads[1].addmm_((DA.view(k * B, 3 * H) if self.ln else dGH).t(), H_prev)  # dW_hh
+        dGH = torch.cat([dXp[..., :2 * H], dGHn], dim=2)  # (k, B, 3H) d gh for every step
+        add_recurrent_grad(grads[1], DA if self.ln else dGH, start[0], Y)  # dW_hh
+        dGH = dGH.view(k * B, 3 * H)
         if b_hh is not None:
             grads[3] += dGH.sum(0)  # db_hh
         dX2 = dXp.view(k * B, 3 * H)

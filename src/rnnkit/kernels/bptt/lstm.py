@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.bptt.driver import Recurrence, record_final
+from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
+                                        tanh_into)
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
@@ -43,8 +44,8 @@ class LSTMRecurrence(Recurrence):
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
         k, B, I = x.shape
-        H, R = self.H, Y.shape[2]
-        new = x.new_zeros
+        H = self.H
+        new = buffers(x, sizes)
         # input projection of the whole segment in one matrix product: (k*B, I) @ (I, 4H)
         Xp = torch.mm(x.reshape(k * B, I), W_ih.t())
         XHi = RSi = None
@@ -61,31 +62,37 @@ class LSTMRecurrence(Recurrence):
         XHh, RSh = (new(k, B, 4 * H), new(k, B, 4)) if self.ln else (None, None)
         CH, RSc = (new(k, B, H), new(k, B, 1)) if self.ln else (None, None)
         W_hhT, W_hrT = W_hh.t(), None if W_hr is None else W_hr.t()
+        # per-step views, made once: the loop below only indexes lists
+        Xs, X_sig, X_tan = Xp.unbind(0), Xp[..., :3 * H].unbind(0), Xp[..., 3 * H:].unbind(0)
+        Ss, Gs, TCs, Cs, Ys = S.unbind(0), G.unbind(0), TC.unbind(0), C.unbind(0), Y.unbind(0)
+        Si, Sf, So = gate_steps(S, 3)
+        if self.proj:
+            Ms = M.unbind(0)
+        if self.ln:
+            XHhs, RShs, CHs, RScs = XHh.unbind(0), RSh.unbind(0), CH.unbind(0), RSc.unbind(0)
         h = start[0]
         for j in range(k):
             n = sizes[j]
+            r = live(n, B)
+            if self.ln:  # gates = Xp_t + LN(W_hh h_{t-1}) g_hh, in place in Xp
+                r(Xs[j]).addcmul_(ln_forward(torch.mm(r(h), W_hhT), 4, r(XHhs[j]), r(RShs[j])), g_hh)
+            else:  # gates = Xp_t + W_hh h_{t-1}, in place in Xp
+                r(Xs[j]).addmm_(r(h), W_hhT)
+            torch.sigmoid(r(X_sig[j]), out=r(Ss[j]))  # (i, f, o)
+            g = tanh_into(r(X_tan[j]), r(Gs[j]))
+            c = torch.mul(r(Sf[j]), r(Cs[j]), out=r(Cs[j + 1])).addcmul_(r(Si[j]), g)  # c = f c_prev + i g
             if self.ln:
-                a = ln_forward(torch.mm(h[:n], W_hhT), 4, XHh[j, :n], RSh[j, :n])  # LN(W_hh h)
-                gates = torch.addcmul(Xp[j, :n], a, g_hh)
+                ch = ln_forward(c, 1, r(CHs[j]), r(RScs[j]))
+                tc = tanh_into(ch * g_c if b_c is None else torch.addcmul(b_c, ch, g_c), r(TCs[j]))
             else:
-                gates = torch.addmm(Xp[j, :n], h[:n], W_hhT)  # (n, 4H)
-            s = torch.sigmoid(gates[:, :3 * H], out=S[j, :n])
-            g = torch.tanh(gates[:, 3 * H:], out=G[j, :n])
-            c = C[j + 1, :n]
-            torch.mul(s[:, H:2 * H], C[j, :n], out=c).addcmul_(s[:, :H], g)  # c = f c_prev + i g
-            if self.ln:
-                ln_forward(c, 1, CH[j, :n], RSc[j, :n])
-                pre = CH[j, :n] * g_c if b_c is None else torch.addcmul(b_c, CH[j, :n], g_c)
-                tc = torch.tanh(pre, out=TC[j, :n])
-            else:
-                tc = torch.tanh(c, out=TC[j, :n])
+                tc = tanh_into(c, r(TCs[j]))
             if self.proj:
-                m = torch.mul(s[:, 2 * H:], tc, out=M[j, :n])
-                h_new = torch.mm(m, W_hrT, out=Y[j, :n])  # h = W_hr m
+                m = torch.mul(r(So[j]), tc, out=r(Ms[j]))
+                h_new = torch.mm(m, W_hrT, out=r(Ys[j]))  # h = W_hr m
             else:
-                h_new = torch.mul(s[:, 2 * H:], tc, out=Y[j, :n])  # h = o tanh(c)
+                h_new = torch.mul(r(So[j]), tc, out=r(Ys[j]))  # h = o tanh(c)
             record_final(fin, (h_new, c), ends[j], n)
-            h = Y[j]
+            h = Ys[j]
         saved = (S, G, TC, C, M, XHi, RSi, XHh, RSh, CH, RSc)
         return saved, (Y[k - 1], C[k])
 
@@ -94,41 +101,51 @@ class LSTMRecurrence(Recurrence):
         S, G, TC, C, M, XHi, RSi, XHh, RSh, CH, RSc = saved
         k, B, I = x.shape
         H, R = self.H, Y.shape[2]
-        new = x.new_zeros
+        new = buffers(x, sizes)
         one = x.new_ones(())
         dG = new(k, B, 4 * H)  # d gate pre-activations (i, f, o, g), zero where a sequence has ended
         DH = new(k, B, R) if self.proj else None  # dh, for dW_hr
         DA = new(k, B, 4 * H) if self.ln else None  # d(W_hh h) before its layer norm
         DP = new(k, B, H) if self.ln else None  # d(LN(c) g_c + b_c)
         dh_c, dc_c = carry
+        dYs, dGs, dSig = dY.unbind(0), dG.unbind(0), dG[..., :3 * H].unbind(0)
+        dI, dF, dO, dGg = gate_steps(dG, 4)
+        Ss, Gs, TCs, Cs = S.unbind(0), G.unbind(0), TC.unbind(0), C.unbind(0)
+        Si, Sf, So = gate_steps(S, 3)
+        if self.proj:
+            DHs = DH.unbind(0)
+        if self.ln:
+            DAs, DPs, XHhs, RShs, CHs, RScs = (DA.unbind(0), DP.unbind(0), XHh.unbind(0), RSh.unbind(0),
+                                               CH.unbind(0), RSc.unbind(0))
         for j in reversed(range(k)):
             n = sizes[j]
-            s, g, tc, dg = S[j, :n], G[j, :n], TC[j, :n], dG[j, :n]
-            dh = dY[j, :n] + dh_c[:n]  # h_t feeds the output and step t+1
+            r = live(n, B)
+            s, g, tc = r(Ss[j]), r(Gs[j]), r(TCs[j])
+            dh = r(dYs[j]) + r(dh_c)  # h_t feeds the output and step t+1
             if self.proj:
-                DH[j, :n] = dh
+                r(DHs[j]).copy_(dh)
                 dm = torch.mm(dh, W_hr)  # h = W_hr m
             else:
                 dm = dh
-            torch.mul(dm, tc, out=dg[:, 2 * H:3 * H])  # do = dm tanh(c)
-            dpre = dm * s[:, 2 * H:] * torch.addcmul(one, tc, tc, value=-1)  # d(tanh input) = dm o (1 - tanh²)
+            torch.mul(dm, tc, out=r(dO[j]))  # do = dm tanh(c)
+            dpre = torch.addcmul(one, tc, tc, value=-1).mul_(r(So[j])).mul_(dm)  # d(tanh input) = dm o (1 - tanh²)
             if self.ln:
-                DP[j, :n] = dpre
-                dc = dc_c[:n] + ln_backward(dpre * g_c, CH[j, :n], RSc[j, :n], 1)  # through LN(c)
+                r(DPs[j]).copy_(dpre)
+                dc = r(dc_c) + ln_backward(dpre * g_c, r(CHs[j]), r(RScs[j]), 1)  # through LN(c)
             else:
-                dc = dc_c[:n] + dpre  # c_t feeds tanh(c_t) and step t+1
-            torch.mul(dc, g, out=dg[:, :H])  # di = dc g
-            torch.mul(dc, C[j, :n], out=dg[:, H:2 * H])  # df = dc c_{t-1}
-            dgg = dc * s[:, :H]  # dg = dc i
-            torch.mul(dc, s[:, H:2 * H], out=dc_c[:n])  # dc_{t-1} = dc f
-            dg[:, :3 * H].mul_(torch.addcmul(s, s, s, value=-1))  # through σ: σ (1 - σ)
-            torch.mul(dgg, torch.addcmul(one, g, g, value=-1), out=dg[:, 3 * H:])  # through tanh: 1 - g²
+                dc = r(dc_c) + dpre  # c_t feeds tanh(c_t) and step t+1
+            torch.mul(dc, g, out=r(dI[j]))  # di = dc g
+            torch.mul(dc, r(Cs[j]), out=r(dF[j]))  # df = dc c_{t-1}
+            dgg = dc * r(Si[j])  # dg = dc i
+            torch.mul(dc, r(Sf[j]), out=r(dc_c))  # dc_{t-1} = dc f
+            r(dSig[j]).mul_(torch.addcmul(s, s, s, value=-1))  # through σ: σ (1 - σ)
+            torch.mul(dgg, torch.addcmul(one, g, g, value=-1), out=r(dGg[j]))  # through tanh: 1 - g²
             if self.ln:
-                da = ln_backward(dg * g_hh, XHh[j, :n], RSh[j, :n], 4)  # through LN(W_hh h)
-                DA[j, :n] = da
-                torch.mm(da, W_hh, out=dh_c[:n])  # dh_{t-1} = da W_hh
+                da = ln_backward(r(dGs[j]) * g_hh, r(XHhs[j]), r(RShs[j]), 4)  # through LN(W_hh h)
+                r(DAs[j]).copy_(da)
+                torch.mm(da, W_hh, out=r(dh_c))  # dh_{t-1} = da W_hh
             else:
-                torch.mm(dg, W_hh, out=dh_c[:n])  # dh_{t-1} = dgates W_hh
+                torch.mm(r(dGs[j]), W_hh, out=r(dh_c))  # dh_{t-1} = dgates W_hh
         return self._segment_grads(P, x, start, Y, saved, dG, DH, DA, DP, grads, need_dx)
 
     def _segment_grads(self, P, x, start, Y, saved, dG, DH, DA, DP, grads, need_dx):
@@ -137,9 +154,8 @@ class LSTMRecurrence(Recurrence):
         S, G, TC, C, M, XHi, RSi, XHh, RSh, CH, RSc = saved
         k, B, I = x.shape
         H, R = self.H, Y.shape[2]
-        H_prev = torch.cat([start[0].unsqueeze(0), Y[:-1]]).view(k * B, R)  # h_{t-1} for each step
+        add_recurrent_grad(grads[1], DA if self.ln else dG, start[0], Y)  # dW_hh
         dG2 = dG.view(k * B, 4 * H)
-        grads[1].addmm_((DA.view(k * B, 4 * H) if self.ln else dG2).t(), H_prev)  # dW_hh
         if b is not None:
             grads[2] += dG2.sum(0)  # db
         if self.proj:

@@ -1,0 +1,169 @@
+"""CPU speed of rnnkit's engines against torch.nn, and memory of memory-efficient BPTT.
+
+Prints, in one run, forward and forward+backward times (median of repeats, float32)
+and their ratios against torch.nn.LSTM/GRU/RNN and against a Python loop over
+torch.nn.LSTMCell with autograd, at (B, T, I, H) = (32, 100, 256, 256),
+(16, 200, 64, 128), (64, 50, 512, 512), (1, 1000, 64, 64); then the peak memory and
+time of plain bptt against checkpoint_every=k at B=16, T=10,000, H=256.
+
+    python benchmarks/speed_cpu.py            # the whole table (~10 minutes on 2 cores)
+    python benchmarks/speed_cpu.py --quick    # one size, fewer repeats
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+import rnnkit
+
+SIZES = [(32, 100, 256, 256), (16, 200, 64, 128), (64, 50, 512, 512), (1, 1000, 64, 64)]
+ENGINES = ("native", "bptt", "reference", "auto")
+TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
+KIT = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU, "rnn": rnnkit.RNN}
+
+
+def timeit(fn, budget: float = 1.5, max_repeats: int = 15) -> float:
+    """Median seconds of ``fn()`` after one warm-up, repeated within about ``budget`` seconds."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < max_repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def fwd_and_fwdbwd(module, x):
+    def fwd():
+        with torch.no_grad():
+            module(x)
+
+    def fwdbwd():
+        out = module(x)[0]
+        out.sum().backward()
+        module.zero_grad(set_to_none=True)
+    return timeit(fwd), timeit(fwdbwd)
+
+
+class CellLoop(torch.nn.Module):
+    """A Python loop over torch.nn.LSTMCell with autograd: what people write by hand."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.cell = torch.nn.LSTMCell(I, H)
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[1], self.cell.hidden_size)
+        outs = []
+        for x_t in x:
+            h, c = self.cell(x_t, (h, c))
+            outs.append(h)
+        return torch.stack(outs), (h, c)
+
+
+def speed_rows(sizes, engines):
+    rows = []
+    for B, T, I, H in sizes:
+        x = torch.randn(T, B, I)
+        for kind in ("lstm", "gru", "rnn", "lstm-ln"):
+            base_kind = kind.split("-")[0]
+            ref = TORCH[base_kind](I, H)
+            t_ref = fwd_and_fwdbwd(ref, x)
+            row = {"size": (B, T, I, H), "cell": kind, "torch.nn": t_ref}
+            if kind == "lstm":
+                row["LSTMCell loop"] = fwd_and_fwdbwd(CellLoop(I, H), x)
+            for engine in engines:
+                ln = kind == "lstm-ln"
+                if engine == "native" and ln:
+                    continue
+                layer = KIT[base_kind](I, H, engine=engine, layer_norm=ln)
+                row[engine] = fwd_and_fwdbwd(layer, x)
+            auto = KIT[base_kind](I, H, layer_norm=kind == "lstm-ln")
+            with torch.no_grad():
+                inference = rnnkit.explain(auto, x).chosen
+            row["auto picks"] = f"{inference}/{rnnkit.explain(auto, x).chosen}"
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows
+
+
+def format_row(row) -> str:
+    ref_f, ref_fb = row["torch.nn"]
+    parts = [f"{str(row['size']):>20} {row['cell']:>8} | torch.nn {ref_f * 1e3:8.2f} / {ref_fb * 1e3:8.2f} ms"]
+    for name, value in row.items():
+        if name in ("size", "cell", "torch.nn", "auto picks"):
+            continue
+        f, fb = value
+        parts.append(f"{name} {f * 1e3:.2f}/{fb * 1e3:.2f} ms (x{f / ref_f:.2f}/x{fb / ref_fb:.2f})")
+    parts.append(f"auto->{row['auto picks']}")
+    return " | ".join(parts)
+
+
+def memory_probe(mode: str, B: int, T: int, I: int, H: int, k: int) -> dict:
+    """Run once in this process: peak RSS growth over the state before forward, and the time."""
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(I, H, engine="bptt", checkpoint_every=k if mode == "efficient" else None)
+    x = torch.randn(T, B, I)
+    small = torch.randn(5, B, I)
+    layer(small)[0].sum().backward()  # warm up allocator and kernels
+    layer.zero_grad(set_to_none=True)
+    before = _rss_kib()
+    t0 = time.perf_counter()
+    out, _ = layer(x)
+    out.sum().backward()
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"mode": mode, "peak_mib": (peak - before) / 1024, "seconds": seconds}
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def memory_rows(B, T, I, H, k):
+    rows = []
+    for mode in ("plain", "efficient"):
+        cmd = [sys.executable, __file__, "--memory-probe", mode, "--mem-shape", f"{B},{T},{I},{H},{k}"]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    plain, eff = rows
+    print(f"memory B={B} T={T} I={I} H={H}: plain bptt {plain['peak_mib']:.0f} MiB in {plain['seconds']:.1f} s; "
+          f"checkpoint_every={k} {eff['peak_mib']:.0f} MiB in {eff['seconds']:.1f} s "
+          f"(x{plain['peak_mib'] / eff['peak_mib']:.1f} less memory, x{eff['seconds'] / plain['seconds']:.2f} time)",
+          flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one size, fewer repeats")
+    parser.add_argument("--memory-probe", choices=["plain", "efficient"], help=argparse.SUPPRESS)
+    parser.add_argument("--mem-shape", default="16,10000,256,256,100", help="B,T,I,H,k of the memory rows")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    B, T, I, H, k = map(int, args.mem_shape.split(","))
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe, B, T, I, H, k)))
+        return
+    print(f"rnnkit {rnnkit.__version__}, torch {torch.__version__}, python {platform.python_version()}, "
+          f"{platform.machine()}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}")
+    print("times: forward / forward+backward, float32; (xA/xB) = ratio to torch.nn, lower is faster")
+    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES)
+    if not args.skip_memory:
+        memory_rows(B, T, I, H, k)
+        if I != 64:
+            memory_rows(B, T, 64, H, k)
+
+
+if __name__ == "__main__":
+    main()
