@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, record_final, tanh_into
+from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, live, record_final, tanh_into
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
@@ -38,16 +38,21 @@ class ElmanRecurrence(Recurrence):
             Xp += b
         Xp = Xp.view(k, B, H)
         W_hhT = W_hh.t()
+        Xs, Ys = Xp.unbind(0), Y.unbind(0)  # per-step views, made once
+        if self.ln:
+            XHhs, RShs = XHh.unbind(0), RSh.unbind(0)
         h = start[0]
         for j in range(k):
             n = sizes[j]
-            if self.ln:
-                pre = torch.addcmul(Xp[j, :n], ln_forward(torch.mm(h[:n], W_hhT), 1, XHh[j, :n], RSh[j, :n]), g_hh)
-            else:
-                pre = torch.addmm(Xp[j, :n], h[:n], W_hhT)  # (n, H)
-            h_new = tanh_into(pre, Y[j, :n]) if self.tanh else torch.clamp(pre, min=0, out=Y[j, :n])
+            r = live(n, B)
+            pre = r(Xs[j])
+            if self.ln:  # pre = Xp_t + LN(W_hh h_{t-1}) g_hh, in place in Xp
+                pre.addcmul_(ln_forward(torch.mm(r(h), W_hhT), 1, r(XHhs[j]), r(RShs[j])), g_hh)
+            else:  # pre = Xp_t + W_hh h_{t-1}, in place in Xp
+                pre.addmm_(r(h), W_hhT)
+            h_new = tanh_into(pre, r(Ys[j])) if self.tanh else torch.clamp(pre, min=0, out=r(Ys[j]))
             record_final(fin, (h_new,), ends[j], n)
-            h = Y[j]
+            h = Ys[j]
         return (XHi, RSi, XHh, RSh), (Y[k - 1],)
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
@@ -60,20 +65,24 @@ class ElmanRecurrence(Recurrence):
         dG = new(k, B, H)  # d pre-activations, zero where a sequence has ended
         DA = new(k, B, H) if self.ln else None  # d(W_hh h) before its layer norm
         (dh_c,) = carry
+        dYs, dGs, Ys = dY.unbind(0), dG.unbind(0), Y.unbind(0)
+        if self.ln:
+            DAs, XHhs, RShs = DA.unbind(0), XHh.unbind(0), RSh.unbind(0)
         for j in reversed(range(k)):
             n = sizes[j]
-            h, dpre = Y[j, :n], dG[j, :n]
-            dh = dY[j, :n] + dh_c[:n]  # h_t feeds the output and step t+1
+            r = live(n, B)
+            h, dpre = r(Ys[j]), r(dGs[j])
+            dh = r(dYs[j]) + r(dh_c)  # h_t feeds the output and step t+1
             if self.tanh:
                 torch.mul(dh, torch.addcmul(one, h, h, value=-1), out=dpre)  # tanh' = 1 - h²
             else:
                 torch.mul(dh, h > 0, out=dpre)  # relu' = [h > 0]
             if self.ln:
-                da = ln_backward(dpre * g_hh, XHh[j, :n], RSh[j, :n], 1)  # through LN(W_hh h)
-                DA[j, :n] = da
-                torch.mm(da, W_hh, out=dh_c[:n])  # dh_{t-1} = da W_hh
+                da = ln_backward(dpre * g_hh, r(XHhs[j]), r(RShs[j]), 1)  # through LN(W_hh h)
+                r(DAs[j]).copy_(da)
+                torch.mm(da, W_hh, out=r(dh_c))  # dh_{t-1} = da W_hh
             else:
-                torch.mm(dpre, W_hh, out=dh_c[:n])  # dh_{t-1} = dpre W_hh
+                torch.mm(dpre, W_hh, out=r(dh_c))  # dh_{t-1} = dpre W_hh
         add_recurrent_grad(grads[1], DA if self.ln else dG, start[0], Y)  # dW_hh
         dG2 = dG.view(k * B, H)
         if b is not None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, record_final, tanh_into
+from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
+                                        tanh_into)
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
@@ -40,57 +41,71 @@ class GRURecurrence(Recurrence):
         if b_ih is not None:
             Xp += b_ih
         Xp = Xp.view(k, B, 3 * H)
-        RZ, N, GHn = new(k, B, 2 * H), new(k, B, H), new(k, B, H)  # σ(r, z), n, gh's n block
+        RZ, N, GH = new(k, B, 2 * H), new(k, B, H), new(k, B, 3 * H)  # σ(r, z), n, gh = W_hh h + b_hh
         W_hhT = W_hh.t()
+        # per-step views, made once: the loop below only indexes lists
+        X_rz, X_n = Xp[..., :2 * H].unbind(0), Xp[..., 2 * H:].unbind(0)
+        RZs, Ns, GHs, Ys = RZ.unbind(0), N.unbind(0), GH.unbind(0), Y.unbind(0)
+        R_, Z_ = gate_steps(RZ, 2)
+        GH_rz, GH_n = GH[..., :2 * H].unbind(0), GH[..., 2 * H:].unbind(0)
+        if self.ln:
+            XHhs, RShs = XHh.unbind(0), RSh.unbind(0)
         h = start[0]
         for j in range(k):
             n_ = sizes[j]
-            hp = h[:n_]
-            if self.ln:
-                gh = ln_forward(torch.mm(hp, W_hhT), 3, XHh[j, :n_], RSh[j, :n_]) * g_hh
+            r = live(n_, B)
+            hp, gh = r(h), r(GHs[j])
+            if self.ln:  # gh = LN(W_hh h) g_hh + b_hh
+                torch.mul(ln_forward(torch.mm(hp, W_hhT), 3, r(XHhs[j]), r(RShs[j])), g_hh, out=gh)
                 if b_hh is not None:
                     gh += b_hh
+            elif b_hh is None:
+                torch.mm(hp, W_hhT, out=gh)  # (n, 3H)
             else:
-                gh = torch.mm(hp, W_hhT) if b_hh is None else torch.addmm(b_hh, hp, W_hhT)  # (n, 3H)
-            xp = Xp[j, :n_]
-            rz = torch.sigmoid(xp[:, :2 * H] + gh[:, :2 * H], out=RZ[j, :n_])
-            GHn[j, :n_] = gh[:, 2 * H:]
-            n = tanh_into(torch.addcmul(xp[:, 2 * H:], rz[:, :H], gh[:, 2 * H:]), N[j, :n_])
-            h_new = torch.addcmul(n, rz[:, H:], hp - n, out=Y[j, :n_])  # h = n + z (h_prev - n)
+                torch.addmm(b_hh, hp, W_hhT, out=gh)  # (n, 3H)
+            torch.add(r(X_rz[j]), r(GH_rz[j]), out=r(RZs[j])).sigmoid_()  # (r, z)
+            n = tanh_into(torch.addcmul(r(X_n[j]), r(R_[j]), r(GH_n[j])), r(Ns[j]))  # n = tanh(xn + r ghn)
+            h_new = torch.lerp(n, hp, r(Z_[j]), out=r(Ys[j]))  # h = n + z (h_prev - n)
             record_final(fin, (h_new,), ends[j], n_)
-            h = Y[j]
-        return (RZ, N, GHn, XHi, RSi, XHh, RSh), (Y[k - 1],)
+            h = Ys[j]
+        return (RZ, N, GH, XHi, RSi, XHh, RSh), (Y[k - 1],)
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
-        RZ, N, GHn, XHi, RSi, XHh, RSh = saved
+        RZ, N, GH, XHi, RSi, XHh, RSh = saved
         k, B, I = x.shape
         H = self.H
         one = x.new_ones(())
         new = buffers(x, sizes)
         dXp = new(k, B, 3 * H)  # d(Xp): (dr, dz, dn) pre-activations
-        dGHn = new(k, B, H)  # d(gh[2H:])
+        dGH = new(k, B, 3 * H)  # d gh: (dr, dz) pre-activations and d gh_n
         DA = new(k, B, 3 * H) if self.ln else None  # d(W_hh h) before its layer norm
         (dh_c,) = carry
+        dYs, dGHs, Ys = dY.unbind(0), dGH.unbind(0), Y.unbind(0)
+        dRZ, dXn = dGH[..., :2 * H].unbind(0), dXp[..., 2 * H:].unbind(0)
+        dR, dZ, dGHn = gate_steps(dGH, 3)
+        RZs, Ns, GH_n = RZ.unbind(0), N.unbind(0), GH[..., 2 * H:].unbind(0)
+        R_, Z_ = gate_steps(RZ, 2)
+        if self.ln:
+            DAs, XHhs, RShs = DA.unbind(0), XHh.unbind(0), RSh.unbind(0)
         for j in reversed(range(k)):
             n_ = sizes[j]
-            hp = start[0][:n_] if j == 0 else Y[j - 1, :n_]
-            rz, n, ghn, dx_j = RZ[j, :n_], N[j, :n_], GHn[j, :n_], dXp[j, :n_]
-            r, z = rz[:, :H], rz[:, H:]
-            dh = dY[j, :n_] + dh_c[:n_]  # h_t feeds the output and step t+1
-            torch.mul(dh, hp - n, out=dx_j[:, H:2 * H])  # dz = dh (h_prev - n)
-            dn = dh - dh * z  # dn = dh (1 - z)
-            dnp = torch.mul(dn, torch.addcmul(one, n, n, value=-1), out=dx_j[:, 2 * H:])  # through tanh: 1 - n²
-            torch.mul(dnp, ghn, out=dx_j[:, :H])  # dr = dn_pre gh_n
-            torch.mul(dnp, r, out=dGHn[j, :n_])  # d gh_n = dn_pre r
-            dx_j[:, :2 * H].mul_(torch.addcmul(rz, rz, rz, value=-1))  # through σ: σ (1 - σ)
-            dgh = torch.cat([dx_j[:, :2 * H], dGHn[j, :n_]], dim=1)  # (n, 3H) d gh
+            r = live(n_, B)
+            hp = r(start[0] if j == 0 else Ys[j - 1])
+            rz, n, z = r(RZs[j]), r(Ns[j]), r(Z_[j])
+            dh = r(dYs[j]) + r(dh_c)  # h_t feeds the output and step t+1
+            torch.mul(dh, hp - n, out=r(dZ[j]))  # dz = dh (h_prev - n)
+            dhz = dh * z  # h_t = ... + z h_{t-1}: the direct path to h_{t-1}
+            dnp = torch.mul(dh - dhz, torch.addcmul(one, n, n, value=-1), out=r(dXn[j]))  # dn (1 - n²), dn = dh (1 - z)
+            torch.mul(dnp, r(GH_n[j]), out=r(dR[j]))  # dr = dn_pre gh_n
+            torch.mul(dnp, r(R_[j]), out=r(dGHn[j]))  # d gh_n = dn_pre r
+            r(dRZ[j]).mul_(torch.addcmul(rz, rz, rz, value=-1))  # through σ: σ (1 - σ)
+            dgh = r(dGHs[j])
             if self.ln:
-                da = ln_backward(dgh * g_hh, XHh[j, :n_], RSh[j, :n_], 3)  # through LN(W_hh h)
-                DA[j, :n_] = da
-                dgh = da
-            torch.addmm(dh * z, dgh, W_hh, out=dh_c[:n_])  # dh_{t-1} = dh z + d(W_hh h) W_hh
-        dGH = torch.cat([dXp[..., :2 * H], dGHn], dim=2)  # (k, B, 3H) d gh for every step
+                dgh = ln_backward(dgh * g_hh, r(XHhs[j]), r(RShs[j]), 3)  # through LN(W_hh h)
+                r(DAs[j]).copy_(dgh)
+            torch.addmm(dhz, dgh, W_hh, out=r(dh_c))  # dh_{t-1} = dh z + d(W_hh h) W_hh
+        dXp[..., :2 * H] = dGH[..., :2 * H]  # r and z see x and h through the same sum
         add_recurrent_grad(grads[1], DA if self.ln else dGH, start[0], Y)  # dW_hh
         dGH = dGH.view(k * B, 3 * H)
         if b_hh is not None:
