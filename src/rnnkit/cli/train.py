@@ -1,12 +1,19 @@
-"""``rnnkit train``: train a recurrent model on a synthetic task (flags or a TOML config)."""
+"""``rnnkit train``: train a recurrent model on a synthetic task or a real job (flags or a TOML config).
+
+Synthetic tasks (``adding``, ``copy``) take the fields of RunConfig; the real jobs
+(``lm``, ``forecast``, ``classify``; :mod:`rnnkit.models.jobs`) take their own config's
+fields. Both take every TrainConfig field.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import fields
 
-HELP = "train a recurrent model on a synthetic long-range task"
+HELP = "train a recurrent model: a language model, a forecaster, a classifier, or a synthetic long-range task"
 EXAMPLES = """Examples:
+  rnnkit train --task lm --max-minutes 2 --out runs/shakespeare-char      # char-level LSTM on the bundled plays
+  rnnkit train --task lm --tokens word --text my.txt --out runs/words     # word-level on any UTF-8 text
   rnnkit train --task adding --length 100 --cell lstm --out runs/adding-lstm
   rnnkit train --task copy --length 50 --cell gru --tbptt 20 --schedule cosine --warmup-steps 100
   rnnkit train --config run.toml --steps 5000           # flags override the file
@@ -53,17 +60,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     from rnnkit.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
     from rnnkit.train.run import RunConfig
 
+    from rnnkit.data.text import LEVELS
+    from rnnkit.models import jobs
+
     parser = subparsers.add_parser("train", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.__class__ = StrictParser
-    choices = {"task": tuple(TASKS), "cell": tuple(LAYERS), "engine": ENGINE_NAMES, "init": INIT_NAMES,
-               "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
-    for group_name, config in (("task and model", RunConfig), ("training", TrainConfig)):
-        group = parser.add_argument_group(group_name)
+    choices = {"task": tuple(TASKS) + jobs.JOB_NAMES, "cell": tuple(LAYERS), "engine": ENGINE_NAMES,
+               "init": INIT_NAMES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "tokens": LEVELS}
+    groups = [("task and model", RunConfig, None), ("training", TrainConfig, None)]
+    groups += [(f"--task {name}", jobs.get(name).Config, jobs.get(name)) for name in jobs.JOB_NAMES]
+    seen = set()
+    for group_name, config, job in groups:
+        group = parser.add_argument_group(group_name, None if job is None else _job_defaults(job))
         comments = _field_comments(config)
         for f in fields(config):
-            if f.name == "train":
+            if f.name == "train" or f.name in seen:
                 continue
+            seen.add(f.name)
             flag = "--" + f.name.replace("_", "-")
             default = f.default if f.default is not f.default_factory else None
             help_text = f"{comments.get(f.name, '')} (default: {default})"
@@ -90,6 +104,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _job_defaults(job) -> str:
+    """The defaults a job sets differently from the synthetic tasks' (shown in --help)."""
+    from rnnkit.train.config import TrainConfig
+    from rnnkit.train.run import RunConfig
+
+    base = {f.name: f.default for f in fields(RunConfig) if f.name != "train"}
+    own = {f.name: f.default for f in fields(job.Config) if f.name in base and f.default != base[f.name]}
+    train = {f.name: f.default for f in fields(TrainConfig)}
+    own.update({k: v for k, v in job.TRAIN_DEFAULTS.items() if v != train[k]})
+    text = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in own.items())
+    return f"its own fields are below; shared flags default to: {text}" if text else None
+
+
 def fail(command: str, message: str) -> int:
     """One clear line on stderr and exit code 2 (usage errors and bad files)."""
     print(f"rnnkit {command}: error: {message}", file=sys.stderr)
@@ -97,27 +124,58 @@ def fail(command: str, message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import torch
-
-    from rnnkit.train import CheckpointError, Trainer
-    from rnnkit.train.run import VALID_KEYS, from_mapping, read_toml
+    from rnnkit.models import jobs
+    from rnnkit.train.run import RunConfig, read_toml
 
     try:
         values = read_toml(args.config) if args.config else {}
         source = f"config file {args.config}" if args.config else "rnnkit train"
-        values.update({k: getattr(args, k) for k in VALID_KEYS if hasattr(args, k)})  # flags given win
+        values.update({k: getattr(args, k) for k in _all_keys() if hasattr(args, k)})  # flags given win
+        task = values.get("task", RunConfig.task)
+    except ValueError as exc:
+        return fail("train", str(exc))
+    if task in jobs.JOB_NAMES:
+        return _run_job(jobs.get(task), values, source, args)
+    return _run_synthetic(values, source, args)
+
+
+def _all_keys() -> tuple:
+    from rnnkit.models import jobs
+    from rnnkit.train.run import VALID_KEYS
+
+    keys = list(VALID_KEYS)
+    for name in jobs.JOB_NAMES:
+        keys += [f.name for f in fields(jobs.get(name).Config) if f.name not in keys]
+    return tuple(keys)
+
+
+def _prepare(args):
+    """The output directory and the checkpoint to resume from (or None); sets threads."""
+    from pathlib import Path
+
+    import torch
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {out} exists and is a file")
+    resume = None
+    if args.resume is not None:
+        resume = Path(args.resume) if args.resume else out / "checkpoint.pt"
+    if args.threads < 1:
+        raise ValueError(f"expected --threads >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    return out, resume
+
+
+def _run_synthetic(values: dict, source: str, args) -> int:
+    import torch
+
+    from rnnkit.train import CheckpointError, Trainer
+    from rnnkit.train.run import from_mapping
+
+    try:
         config = from_mapping(values, source)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"output directory {out} exists and is a file")
-        resume = None
-        if args.resume is not None:
-            resume = Path(args.resume) if args.resume else out / "checkpoint.pt"
-        if args.threads < 1:
-            raise ValueError(f"expected --threads >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+        out, resume = _prepare(args)
         torch.manual_seed(config.train.seed)
         trainer = Trainer(config.make_model(), config.make_task(), config.train, out,
                           run_config=config.run_fields(), device=args.device)
@@ -131,3 +189,33 @@ def run(args: argparse.Namespace) -> int:
         if result.stopped != "nonfinite":
             print(f"checkpoint: {out / 'checkpoint.pt'}")
     return {"nonfinite": 1, "interrupted": 130}.get(result.stopped, 0)
+
+
+def _run_job(job, values: dict, source: str, args) -> int:
+    """Train one of rnnkit.models.jobs, then print its report (scores beside baselines, a sample)."""
+    import torch
+
+    from rnnkit.models import jobs
+    from rnnkit.train import CheckpointError, Trainer
+
+    try:
+        config, train_config = jobs.from_mapping(job, values, source)
+        out, resume = _prepare(args)
+        torch.manual_seed(train_config.seed)
+        built = job.build(config)
+        trainer = Trainer(built.model, built.task, train_config, out, run_config=built.run_fields,
+                          device=args.device)
+        if resume is not None:
+            trainer.load(resume)
+    except (ValueError, TypeError, CheckpointError) as exc:
+        return fail("train", str(exc))
+    result = trainer.fit()
+    if not trainer.ctx.main:
+        return 0
+    print(f"rnnkit train: {result.message}")
+    if result.stopped == "nonfinite":
+        return 1
+    print(f"checkpoint: {out / 'checkpoint.pt'}")
+    for line in job.report(trainer, built):
+        print(line)
+    return {"interrupted": 130}.get(result.stopped, 0)

@@ -1,4 +1,6 @@
-"""Task heads around the recurrent layers."""
+"""Task heads around the recurrent layers: per-step sequence model, language model and sampling."""
+from rnnkit.models.language import LanguageModel, evaluate_nats
+from rnnkit.models.sampling import sample
 from rnnkit.models.sequence import LAYERS, SequenceModel, Trace
 
-__all__ = ["SequenceModel", "Trace", "LAYERS"]
+__all__ = ["SequenceModel", "Trace", "LAYERS", "LanguageModel", "evaluate_nats", "sample"]

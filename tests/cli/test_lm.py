@@ -1,0 +1,64 @@
+"""``rnnkit train --task lm`` in-process on a tiny text: checkpoint, report, sample, bad input."""
+import pytest
+
+from rnnkit.cli.main import main
+from rnnkit.train import load_checkpoint
+
+TINY = ["--task", "lm", "--length", "16", "--batch-size", "4", "--hidden-size", "8", "--embed-size", "4",
+        "--steps", "3", "--eval-every", "0", "--eval-batches", "1", "--sample-length", "20", "--no-progress",
+        "--no-tensorboard"]
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "play.txt"
+    path.write_text("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 40)
+    return path
+
+
+@pytest.mark.parametrize("tokens, score", [("char", "bits/char (unigram"), ("word", "perplexity")])
+def test_lm_trains_reports_baselines_and_samples(tmp_path, capsys, text, tokens, score):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--text", str(text), "--tokens", tokens, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "done at step 3" in printed and f"validation: " in printed and score in printed
+    assert "sample (temperature 0.8, seed 0):" in printed
+    assert ("xz -9:" in printed) == (tokens == "char")
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["config"]["task"] == "lm" and ckpt["config"]["task_vocab"][0] == "<unk>"
+    assert ckpt["config"]["job"]["tokens"] == tokens
+
+
+def test_resume_with_another_vocabulary_is_refused(tmp_path, capsys, text):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--text", str(text), "--out", str(out)]) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    other = tmp_path / "other.txt"
+    other.write_text("completely different words here\n" * 50)
+    capsys.readouterr()
+    assert main(["train", *TINY, "--text", str(other), "--out", str(out), "--resume"]) == 2
+    assert "was written for task_vocab=" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("content, text", [
+    pytest.param(b"", "is empty", id="empty"),
+    pytest.param(b"\x00\x01\x02binary", "looks binary", id="binary"),
+    pytest.param("\u00e9t\u00e9 ".encode("latin-1") * 50, "is not UTF-8", id="latin1"),
+])
+def test_bad_text_is_one_line_and_exit_2(tmp_path, capsys, content, text):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    assert main(["train", *TINY, "--text", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert text in err and err.startswith("rnnkit train: error:") and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_job_flag_on_a_synthetic_task_and_unknown_toml_key_are_refused(tmp_path, capsys):
+    assert main(["train", "--task", "adding", "--tokens", "word", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key tokens; valid keys are task, length" in capsys.readouterr().err
+    config = tmp_path / "run.toml"
+    config.write_text('task = "lm"\nnonlinearity = "relu"\n')
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key nonlinearity for --task lm; valid keys are task, text, tokens" in capsys.readouterr().err
