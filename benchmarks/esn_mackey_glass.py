@@ -94,7 +94,7 @@ def main() -> None:
     series = mackey_glass(n, tau=args.tau, seed=args.series_seed)  # (n,) original units
     print(f"# rnnkit {rnnkit.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"MG tau={args.tau}, train={args.train}, washout={args.washout}, trials={args.trials}, "
-          f"transform={args.transform}, connectivity={args.connectivity}")
+          f"transform={args.transform}, connectivity={args.connectivity}, series seed {args.series_seed}")
     print("units  sr     leak  in     bias   ridge    noise    seed  NRMSE84    log10     1-step     fit_s")
     grid = itertools.product(args.units, args.sr, args.leak, args.input_scaling, args.bias_scaling,
                              args.ridge, args.noise, args.seed)

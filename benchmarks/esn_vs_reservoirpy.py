@@ -97,11 +97,13 @@ def main() -> None:
     p.add_argument("--ridge", type=float, default=1e-9)
     p.add_argument("--storage", choices=["dense", "sparse"], default="sparse", help="rnnkit's storage of W")
     p.add_argument("--repeats", type=int, default=2, help="fit timings: best of this many")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads for rnnkit's step loop (numpy's BLAS, used by both "
-                        "libraries for the Gram matrix, keeps its own setting)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: torch's, one per core; rnnkit's step loop drops "
+                        "to one thread by itself for small reservoirs). numpy's BLAS, which both "
+                        "libraries use for the Gram matrix, keeps its own setting")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     import reservoirpy
     import scipy
 
