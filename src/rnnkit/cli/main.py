@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import esn, info, train
+from rnnkit.cli import esn, generate, info, train
 from rnnkit.cli import eval as eval_cmd
 
-COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd}
+COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate}
 
 
 def build_parser() -> argparse.ArgumentParser:

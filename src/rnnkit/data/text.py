@@ -68,8 +68,8 @@ def detokenize(tokens, level: str) -> str:
         return "".join(tokens)
     out = []
     for tok in tokens:
-        glue = not out or out[-1].endswith("\n") or tok == "\n" or (not tok[0].isalnum() and tok not in "([\"")
-        glue = glue or (out and out[-1] in "([\"")
+        punctuation = tok != UNK and not tok[0].isalnum() and tok not in "([\""
+        glue = not out or out[-1].endswith("\n") or out[-1] in "([\"" or tok == "\n" or punctuation
         out.append(tok if glue else " " + tok)
     return "".join(out)
 
