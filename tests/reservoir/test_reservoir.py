@@ -97,6 +97,9 @@ def test_run_rejects_bad_shapes():
         res.run(torch.zeros(4, 3, dtype=f64))
     with pytest.raises(ValueError, match=r"expected state of shape \(3, 12\), got \(3, 5\)"):
         res.run(torch.zeros(4, 3, 2, dtype=f64), torch.zeros(3, 5, dtype=f64))
+    with pytest.raises(TypeError, match=r"expected x of dtype torch.float64 \(the dtype of the reservoir's weights\), "
+                                        r"got torch.float32"):
+        res.run(torch.zeros(4, 3, 2))
 
 
 def test_zero_spectral_radius_draw_is_reported():

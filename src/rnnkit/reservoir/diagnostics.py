@@ -69,7 +69,7 @@ def echo_state_check(reservoir: Reservoir, inputs: torch.Tensor | None = None, *
         raise ValueError(f"{owner}: expected init_scale > 0, got {init_scale}")
     gen = torch.Generator().manual_seed(seed)
     h0 = (torch.rand(2, reservoir.hidden_size, generator=gen, dtype=torch.float64) * 2 - 1) * init_scale  # (2, N)
-    x = inputs.to(ref.dtype).unsqueeze(1).expand(-1, 2, -1)  # the same input for both runs, (T, 2, I + F)
+    x = inputs.to(device=ref.device, dtype=ref.dtype).unsqueeze(1).expand(-1, 2, -1)  # same input twice, (T, 2, I + F)
     with torch.no_grad():
         states, _ = reservoir.run(x, h0.to(device=ref.device, dtype=ref.dtype))  # (T, 2, N)
     distances = (states[:, 0] - states[:, 1]).norm(dim=1).cpu() / reservoir.hidden_size ** 0.5  # (T,)

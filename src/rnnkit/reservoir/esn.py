@@ -130,6 +130,7 @@ class ESN(nn.Module):
         self._last_single = single_x
         return X, Y, warmup
 
+    @torch.no_grad()
     def fit(self, X, Y, warmup: int = 0) -> "ESN":
         """Train the readout to map ``X`` (T, B, I) to ``Y`` (T, B, O); returns ``self``.
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import init as rinit
-from rnnkit._checks import check_bool, check_size, check_tensor
+from rnnkit._checks import check_bool, check_like, check_size, check_tensor
 from rnnkit.cells.base import Cell
 from rnnkit.kernels import reference
 from rnnkit.reservoir.config import ReservoirConfig
@@ -168,11 +168,14 @@ class Reservoir(Cell):
         check_tensor(owner, "x", x)
         if x.dim() != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{owner}: expected x of shape (T, B, {self.input_size}), got {tuple(x.shape)}")
+        check_like(owner, "x", x, self.weight_ih, "the reservoir's weights")
         B = x.shape[1]
         if state is None:
             state = self.init_state(B, x.device, x.dtype)
+        check_tensor(owner, "state", state)
         if tuple(state.shape) != (B, self.hidden_size):
             raise ValueError(f"{owner}: expected state of shape ({B}, {self.hidden_size}), got {tuple(state.shape)}")
+        check_like(owner, "state", state, x, "x")
         if torch.is_grad_enabled() and (x.requires_grad or state.requires_grad
                                         or any(p.requires_grad for p in self.parameters())):
             return reference.run(self, x, state)
