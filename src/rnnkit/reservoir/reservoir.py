@@ -198,7 +198,7 @@ class Reservoir(Cell):
                 h_new = out[t, 0]  # written in place: no allocation, no copy
                 act_(torch.addmv(drive[t, 0], w, h, out=h_new))  # f(W h + W_in u_t + b), (N,)
                 if a != 1.0:
-                    h_new.mul_(a).add_(h, alpha=1.0 - a)
+                    h_new.lerp_(h, 1.0 - a)  # a f(...) + (1 - a) h, one pass
                 h = h_new
             return out, h.unsqueeze(0).clone()
         if self.config.storage == "dense":
@@ -207,14 +207,14 @@ class Reservoir(Cell):
                 h_new = out[t]  # (B, N), written in place
                 act_(torch.addmm(drive[t], h, w_t, out=h_new))
                 if a != 1.0:
-                    h_new.mul_(a).add_(h, alpha=1.0 - a)
+                    h_new.lerp_(h, 1.0 - a)  # a f(...) + (1 - a) h, one pass
                 h = h_new
             return out, h.clone()
         drive_t = drive.transpose(1, 2).contiguous()  # (T, N, B): the state as columns for W @ H
         h_t = h.t().contiguous()  # (N, B)
         for t in range(T):
             pre = act_(torch.addmm(drive_t[t], w, h_t))  # (N, B)
-            h_t = pre if a == 1.0 else pre.mul_(a).add_(h_t, alpha=1.0 - a)
+            h_t = pre if a == 1.0 else pre.lerp_(h_t, 1.0 - a)
             out[t] = h_t.t()
         return out, h_t.t().contiguous()
 
