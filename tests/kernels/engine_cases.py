@@ -7,6 +7,8 @@ from tests.gradcheck_utils import flat
 DT = torch.float64
 T, B, I = 6, 4, 3
 LENGTHS = torch.tensor([4, 6, 1, 5])  # unsorted, one full, one of length 1
+SHORT = torch.tensor([3, 1, 4, 3])  # no sequence spans all T steps; ties
+LENGTH_CASES = {"full": None, "lengths": LENGTHS, "short": SHORT}
 
 CELLS = {
     "elman-tanh": lambda ln: ElmanCell(I, 5, nonlinearity="tanh", layer_norm=ln, dtype=DT),

@@ -6,23 +6,25 @@ import pytest
 import torch
 
 from rnnkit.kernels import bptt, reference
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from tests.gradcheck_utils import gradcheck_all
-from tests.kernels.engine_cases import CELLS, DT, LENGTHS, assert_same, inputs, make_cell, run_with_grads
+from tests.kernels.engine_cases import (CELLS, DT, LENGTH_CASES, LENGTHS, assert_same, inputs, make_cell,
+                                        run_with_grads)
 
 
 def _cases():
     for name, ln, lengths, reverse, with_state in itertools.product(
-            CELLS, (False, True), (False, True), (False, True), (False, True)):
-        tag = (f"{name}-{'ln' if ln else 'plain'}-{'lengths' if lengths else 'full'}-"
+            CELLS, (False, True), LENGTH_CASES, (False, True), (False, True)):
+        tag = (f"{name}-{'ln' if ln else 'plain'}-{lengths}-"
                f"{'reverse' if reverse else 'forward'}-{'h0' if with_state else 'zero-h0'}")
         yield pytest.param(name, ln, lengths, reverse, with_state, id=tag)
 
 
-@pytest.mark.parametrize("name,ln,with_lengths,reverse,with_state", list(_cases()))
-def test_bptt_equals_reference(name, ln, with_lengths, reverse, with_state):
+@pytest.mark.parametrize("name,ln,length_case,reverse,with_state", list(_cases()))
+def test_bptt_equals_reference(name, ln, length_case, reverse, with_state):
     cell = make_cell(name, ln)
     x, state = inputs(cell, with_state)
-    lengths = LENGTHS if with_lengths else None
+    lengths = LENGTH_CASES[length_case]
     want = run_with_grads(reference.run, cell, x, state, lengths, reverse)
     assert_same(run_with_grads(bptt.run, cell, x, state, lengths, reverse), want, atol=1e-10)
     # memory-efficient mode: segments of 4 and of 1 step (T=6 does not divide by 4)
@@ -70,6 +72,48 @@ def _to64(part):
     if isinstance(part, list):
         return [v.double() for v in part]
     return part.double()
+
+
+@pytest.mark.parametrize("cell_type", [LSTMCell, GRUCell, ElmanCell], ids=["lstm", "gru", "elman"])
+def test_large_batch_takes_the_sigmoid_tanh_path(cell_type):
+    """B*H >= 4096 elements per step: tanh is computed as 2σ(2x) - 1; still the reference's numbers."""
+    torch.manual_seed(0)
+    cell = cell_type(3, 128, dtype=DT)
+    x = torch.randn(3, 32, 3, dtype=DT, requires_grad=True)  # 32 x 128 = 4096 elements per step
+    want = run_with_grads(reference.run, cell, x, None, None, False)
+    assert_same(run_with_grads(bptt.run, cell, x, None, None, False), want, atol=1e-10)
+
+
+def test_padding_never_reaches_the_gradients():
+    cell = make_cell("gru", True)
+    x, state = inputs(cell, True)
+    nan_padded = x.detach().clone()
+    for b, L in enumerate(LENGTHS.tolist()):
+        nan_padded[L:, b] = float("nan")
+    for run in (reference.run, bptt.run):
+        got = run_with_grads(run, cell, nan_padded.requires_grad_(), state, LENGTHS, False)
+        want = run_with_grads(run, cell, x, state, LENGTHS, False)
+        for name, g in got[2].items():
+            if name != "input":
+                torch.testing.assert_close(g, want[2][name], atol=1e-12, rtol=0)
+
+
+def test_initial_state_changed_in_place_after_forward_is_caught():
+    cell = make_cell("lstm", False)
+    x, (h0, c0) = inputs(cell, True)
+    h0, c0 = h0.detach().clone(), c0.detach().clone()
+    out, (h, c) = bptt.run(cell, x, (h0, c0))
+    h0.copy_(h.detach())  # a careless state carry before backward
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_no_double_backward():
+    cell = make_cell("elman-tanh", False)
+    x, h0 = inputs(cell, True)
+    out, _ = bptt.run(cell, x, h0)
+    with pytest.raises(RuntimeError, match="engine 'bptt' has no double backward"):
+        torch.autograd.grad(out.sum(), x, create_graph=True)
 
 
 def test_input_without_grad_skips_its_gradient():

@@ -5,17 +5,16 @@ import pytest
 import torch
 
 from rnnkit.kernels import native, reference
-from tests.kernels.engine_cases import CELLS, assert_same, inputs, make_cell, run_with_grads, LENGTHS
+from tests.kernels.engine_cases import CELLS, LENGTH_CASES, assert_same, inputs, make_cell, run_with_grads
 
 
-@pytest.mark.parametrize("name,with_lengths,reverse,with_state", [
-    pytest.param(*c, id=f"{c[0]}-{'lengths' if c[1] else 'full'}-{'reverse' if c[2] else 'forward'}-"
-                        f"{'h0' if c[3] else 'zero-h0'}")
-    for c in itertools.product(CELLS, (False, True), (False, True), (False, True))])
-def test_native_equals_reference(name, with_lengths, reverse, with_state):
+@pytest.mark.parametrize("name,length_case,reverse,with_state", [
+    pytest.param(*c, id=f"{c[0]}-{c[1]}-{'reverse' if c[2] else 'forward'}-{'h0' if c[3] else 'zero-h0'}")
+    for c in itertools.product(CELLS, LENGTH_CASES, (False, True), (False, True))])
+def test_native_equals_reference(name, length_case, reverse, with_state):
     cell = make_cell(name, False)
     x, state = inputs(cell, with_state)
-    lengths = LENGTHS if with_lengths else None
+    lengths = LENGTH_CASES[length_case]
     want = run_with_grads(reference.run, cell, x, state, lengths, reverse)
     assert_same(run_with_grads(native.run, cell, x, state, lengths, reverse), want, atol=1e-10)
 

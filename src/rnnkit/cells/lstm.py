@@ -26,7 +26,7 @@ class LSTMCell(Cell):
 
     With ``layer_norm=True`` each gate block of ``W_ih x_t`` and of ``W_hh h_{t-1}`` is
     layer-normalised before the biases are added, and ``tanh(c_t)`` becomes
-    ``tanh(LN(c_t))`` (Ba et al. 2016).
+    ``tanh(LN(c_t) g_c + b_c)`` (Ba et al. 2016; the shift ``b_c`` only with ``bias=True``).
 
     Args:
         input_size: I. hidden_size: H.

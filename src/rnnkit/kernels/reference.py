@@ -42,6 +42,13 @@ def reverse_time(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     return time_gather(x, reverse_index(lengths, x.shape[0], x.device))
 
 
+def zero_padding(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``x`` (T, B, F) with every step past a sequence's end set to 0, so padding (even NaN)
+    never reaches a weight gradient through a zero-times-padding product."""
+    past_end = (torch.arange(x.shape[0]).unsqueeze(1) >= lengths).to(x.device)  # (T, B)
+    return x.masked_fill(past_end.unsqueeze(-1), 0)
+
+
 def _select(alive: torch.Tensor, new: State, old: State) -> State:
     """Per sample: ``new`` where ``alive`` (B,) is True, else ``old``."""
     def pick(n: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
@@ -57,6 +64,8 @@ def run(cell: Cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None 
     T = x.shape[0]
     if lengths is not None and bool((lengths == T).all()):
         lengths = None  # every sequence is full: no masking needed
+    if lengths is not None:
+        x = zero_padding(x, lengths)
     if reverse:
         x = reverse_time(x, lengths)
     alive_at = None if lengths is None else (torch.arange(T).unsqueeze(1) < lengths).to(x.device)  # (T, B)

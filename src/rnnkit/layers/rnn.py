@@ -7,7 +7,6 @@ Extras are keyword-only and default off: ``engine``, ``checkpoint_every``,
 """
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import torch
@@ -42,14 +41,8 @@ class _TorchLayer(Recurrent):
 
     def reset_parameters(self) -> None:
         """torch.nn's default, in torch.nn's order: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for name, param in self.named_parameters():
-            if name.startswith("ln_weight"):
-                nn.init.ones_(param)
-            elif name.startswith("ln_bias"):
-                nn.init.zeros_(param)
-            else:
-                nn.init.uniform_(param, -bound, bound)
+        for cell in self.cells:  # layer-major, each cell's parameters in torch.nn's order
+            cell.reset_parameters()
 
     def flatten_parameters(self) -> None:
         """Accepted for compatibility with torch.nn; rnnkit keeps no flat weight buffer."""
@@ -83,8 +76,8 @@ class _TorchLayer(Recurrent):
 
 
 def _cuda_devices(device) -> list:
-    device = torch.device(device) if device is not None else None
-    if device is not None and device.type == "cuda":
+    device = torch.device(device) if device is not None else torch.get_default_device()
+    if device.type == "cuda":
         return [device.index if device.index is not None else torch.cuda.current_device()]
     return []
 
@@ -92,7 +85,6 @@ def _cuda_devices(device) -> list:
 def _resolve_init(owner, init, spectral_radius):
     rinit.check_radius(owner, spectral_radius)
     return rinit.resolve(owner, init)
-
 
 
 class RNN(_TorchLayer):

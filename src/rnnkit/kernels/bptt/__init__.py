@@ -14,7 +14,7 @@ from rnnkit.kernels.bptt.driver import BPTTFunction
 from rnnkit.kernels.bptt.elman import ElmanRecurrence
 from rnnkit.kernels.bptt.gru import GRURecurrence
 from rnnkit.kernels.bptt.lstm import LSTMRecurrence
-from rnnkit.kernels.reference import reverse_time
+from rnnkit.kernels.reference import reverse_time, zero_padding
 
 FAMILIES = ((LSTMCell, LSTMRecurrence), (GRUCell, GRURecurrence), (ElmanCell, ElmanRecurrence))
 DTYPES = (torch.float32, torch.float64)
@@ -48,6 +48,10 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     states = state if isinstance(state, tuple) else (state,)
     if lengths is not None and bool((lengths == T).all()):
         lengths = None
+    T_live = T
+    if lengths is not None:
+        x = zero_padding(x, lengths)
+        T_live = int(lengths.max())  # steps past every sequence's end produce zeros only
     if reverse:
         x = reverse_time(x, lengths)
     order = inverse = None
@@ -58,14 +62,16 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
         sorted_lengths, order = torch.sort(lengths, descending=True, stable=True)
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(B)
-        sizes = (torch.arange(T).unsqueeze(1) < sorted_lengths).sum(1).tolist()
+        sizes = (torch.arange(T_live).unsqueeze(1) < sorted_lengths).sum(1).tolist()
         order_d, inverse = order.to(x.device), inverse.to(x.device)
-        x = x.index_select(1, order_d)  # (T, B, I) sorted by length
+        x = x[:T_live].index_select(1, order_d)  # (T_live, B, I) sorted by length
         states = tuple(s.index_select(0, order_d) for s in states)
     Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, x, *states, *rec.params(cell))
     if order is not None:
         Y = Y.index_select(1, inverse)
         finals = [f.index_select(0, inverse) for f in finals]
+        if T_live < T:
+            Y = torch.cat([Y, Y.new_zeros(T - T_live, *Y.shape[1:])])  # (T, B, R)
     if reverse:
         Y = reverse_time(Y, lengths)
     return Y, (tuple(finals) if isinstance(state, tuple) else finals[0])

@@ -19,7 +19,6 @@ class Recurrence:
     """One cell family's math. Subclasses define:
 
     - ``params(cell)``: the tensors the recurrence reads, in autograd-tracked form;
-    - ``init_grads(P)``: zero accumulators for the gradients of ``P``;
     - ``forward_segment(P, x, start, Y, sizes, ends, fin)``: run steps, write outputs
       into ``Y`` (k, B, R) and final states into ``fin``; return (saved, end_state);
     - ``backward_segment(P, x, start, Y, saved, dY, carry, sizes, grads, need_dx)``:
@@ -29,13 +28,19 @@ class Recurrence:
 
     state_count = 1
 
+    def init_grads(self, P) -> list:
+        """Zero accumulators for the gradients of ``P`` (None where a parameter is absent)."""
+        return [None if p is None else torch.zeros_like(p) for p in P]
+
 
 FAST_TANH_MIN = 4096  # elements; below this torch.tanh is the faster of the two (measured on the CPU)
 
 
 def tanh_into(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``out = tanh(x)``; on large CPU tensors as ``2 σ(2x) - 1``, since torch's CPU sigmoid
-    is about 4x cheaper per element than its tanh (absolute error ~2e-7 in float32)."""
+    is about 4x cheaper per element than its tanh. The absolute error stays at rounding
+    level (~2e-7 in float32, ~3e-16 in float64); near 0 the relative error is large, as
+    always when an O(1) rounding error meets a tiny value."""
     if x.numel() < FAST_TANH_MIN or x.device.type != "cpu":
         return torch.tanh(x, out=out)
     torch.sigmoid(torch.mul(x, 2.0, out=out), out=out)
@@ -88,7 +93,11 @@ def _segments(T: int, k: int | None) -> list[tuple[int, int]]:
 
 
 class BPTTFunction(torch.autograd.Function):
-    """Forward and hand-written backward of one layer-direction over a sorted batch."""
+    """Forward and hand-written backward of one layer-direction over a sorted batch.
+
+    The backward is not itself differentiable (no double backward): use the reference or
+    native engine where gradients of gradients are needed.
+    """
 
     @staticmethod
     def forward(ctx, rec: Recurrence, sizes: list[int], k: int | None, R: int, x: torch.Tensor, *rest):
@@ -97,7 +106,7 @@ class BPTTFunction(torch.autograd.Function):
         T = x.shape[0]
         ends = sizes[1:] + [0]  # rows alive at t but not at t+1 end at t
         Y = buffers(x, sizes)(T, x.shape[1], R)  # (T, B, R) outputs, zero past each end
-        fin = tuple(s.clone() for s in start)  # final states, filled as sequences end
+        fin = tuple(torch.empty_like(s) for s in start)  # final states, filled as sequences end
         segs = _segments(T, k)
         starts, saved = [], None
         with torch.no_grad():
@@ -107,31 +116,39 @@ class BPTTFunction(torch.autograd.Function):
                 if len(segs) > 1:
                     saved = None  # recomputed in backward
                     start = tuple(s.clone() for s in start)
-        ctx.rec, ctx.sizes, ctx.segs, ctx.ends, ctx.starts, ctx.saved = rec, sizes, segs, ends, starts, saved
-        ctx.n_params = len(P)
-        ctx.save_for_backward(x, Y, *P)
+        # the caller's initial state goes through save_for_backward, so in-place changes are caught
+        ctx.rec, ctx.sizes, ctx.segs, ctx.ends, ctx.starts, ctx.saved = rec, sizes, segs, ends, starts[1:], saved
+        ctx.save_for_backward(x, Y, *starts[0], *P)
         return (Y, *fin)
 
     @staticmethod
     def backward(ctx, dY, *dfin):
+        if torch.is_grad_enabled():  # backward(create_graph=True): its result would silently lack a graph
+            raise RuntimeError("engine 'bptt' has no double backward (create_graph=True); "
+                               "use engine='reference' or engine='native' for gradients of gradients")
         rec = ctx.rec
-        x, Y, *P = ctx.saved_tensors
-        P = tuple(P)
+        S = rec.state_count
+        x, Y, *rest = ctx.saved_tensors
+        starts = [tuple(rest[:S]), *ctx.starts]
+        P = tuple(rest[S:])
         need_dx = ctx.needs_input_grad[4]
         carry = tuple(d.clone() for d in dfin)  # gradients of the state, walked back in time
         grads = rec.init_grads(P)
-        dx = torch.empty_like(x) if need_dx else None
+        dx = torch.empty_like(x) if need_dx and len(ctx.segs) > 1 else None
         with torch.no_grad():
-            for (t0, t1), start in zip(reversed(ctx.segs), reversed(ctx.starts)):
+            for (t0, t1), start in zip(reversed(ctx.segs), reversed(starts)):
                 saved = ctx.saved
-                if saved is None:  # memory-efficient mode: recompute this segment
+                if saved is None:  # memory-efficient mode (or a second backward): recompute this segment
                     scratch_Y = buffers(x, ctx.sizes[t0:t1])(t1 - t0, *Y.shape[1:])
                     scratch_fin = tuple(torch.empty_like(s) for s in start)
                     saved, _ = rec.forward_segment(P, x[t0:t1], start, scratch_Y, ctx.sizes[t0:t1],
                                                    ctx.ends[t0:t1], scratch_fin)
                 dx_seg = rec.backward_segment(P, x[t0:t1], start, Y[t0:t1], saved, dY[t0:t1], carry,
                                               ctx.sizes[t0:t1], grads, need_dx)
-                if need_dx:
+                if dx is None:
+                    dx = dx_seg  # one segment: its dx is the whole dx
+                elif need_dx:
                     dx[t0:t1] = dx_seg
-        dP = tuple(g if g is None or ctx.needs_input_grad[5 + len(carry) + i] else None for i, g in enumerate(grads))
+        ctx.saved = None  # free the forward's intermediates now, not when the graph dies
+        dP = tuple(g if g is None or ctx.needs_input_grad[5 + S + i] else None for i, g in enumerate(grads))
         return (None, None, None, None, dx, *carry, *dP)

@@ -2,7 +2,8 @@
 
 Per step: ``pre = Xp_t + W_hh h_{t-1}`` (``Xp_t = W_ih x_t + b`` for all t in one
 matmul), ``h_t = act(pre)``. With layer norm the two products are normalised and
-scaled by gains before the bias. The outputs are the states, so nothing else is saved.
+scaled by gains before the bias. The outputs are the states, so without layer norm
+nothing else is saved.
 """
 from __future__ import annotations
 
@@ -20,9 +21,6 @@ class ElmanRecurrence(Recurrence):
         b = cell.bias_ih + cell.bias_hh if cell.bias else None
         ln = (cell.ln_weight_ih, cell.ln_weight_hh) if self.ln else (None, None)
         return (cell.weight_ih, cell.weight_hh, b, *ln)
-
-    def init_grads(self, P):
-        return [None if p is None else torch.zeros_like(p) for p in P]
 
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b, g_ih, g_hh = P

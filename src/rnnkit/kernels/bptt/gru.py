@@ -25,9 +25,6 @@ class GRURecurrence(Recurrence):
         ln = (cell.ln_weight_ih, cell.ln_weight_hh) if self.ln else (None, None)
         return (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, *ln)
 
-    def init_grads(self, P):
-        return [None if p is None else torch.zeros_like(p) for p in P]
-
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
         k, B, I = x.shape

@@ -38,9 +38,6 @@ class LSTMRecurrence(Recurrence):
             else (None, None, None, None)
         return (cell.weight_ih[p], cell.weight_hh[p], None if b is None else b[p], cell.weight_hr, *ln)
 
-    def init_grads(self, P):
-        return [None if p is None else torch.zeros_like(p) for p in P]
-
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
         k, B, I = x.shape
