@@ -16,10 +16,12 @@ from rnnkit.reservoir.config import ReservoirConfig
 
 _ACT = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda v: v}
 _ACT_ = {"tanh": torch.Tensor.tanh_, "relu": torch.Tensor.relu_, "identity": lambda v: v}  # in place
-# Below this many multiply-adds per step, waking a second intra-op thread for each small op
-# costs more than it saves (measured on 2 cores: 500 units, 10% connectivity ran 3-4x slower
-# with 2 threads than with 1; 2,000 units ran 2.5x faster with 2).
-_SINGLE_THREAD_WORK = 1 << 18
+# Below this many multiply-adds per step, the loop runs on one intra-op thread: every op of a
+# step is a parallel region, and when another process holds a core each region waits for a
+# time slice. Measured on 2 shared cores, 10,000 steps at 10% connectivity: 500 units ran
+# 3-4x slower with 2 threads than with 1; 2,000 units (400k multiply-adds a step) ran 2.5x
+# faster with 2 threads in one run and 3x slower in another, as the other core's load changed.
+_SINGLE_THREAD_WORK = 1 << 21
 
 
 @contextlib.contextmanager
@@ -160,7 +162,7 @@ class Reservoir(Cell):
         Returns ``(states (T, B, N), final (B, N))``. Without autograd this uses a fast
         loop (one input projection for all steps, in-place updates); with gradients
         required it runs the reference engine. Both give the same numbers. On the CPU,
-        when a step is small (fewer than 2**18 multiply-adds) the fast loop runs on one
+        when a step is small (fewer than 2**21 multiply-adds) the fast loop runs on one
         torch thread (restoring the setting afterwards): thread wake-ups would cost more
         than the step.
         """
