@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.data import lorenz, mackey_glass, narma10
+from rnnkit.data import lorenz, mackey_glass
 
 
 def mackey_glass_scalar(n, tau=17.0, dt=0.1, x0=1.2, start=None):
@@ -46,18 +46,6 @@ def test_mackey_glass_bad_arguments():
         mackey_glass(0)
     with pytest.raises(ValueError, match="expected sample_every to be a multiple of dt=0.1, got 0.25"):
         mackey_glass(10, sample_every=0.25)
-
-
-def test_narma10_follows_its_recursion():
-    u, y = narma10(300, discard=0, seed=2)
-    assert u.shape == y.shape == (300,)
-    assert float(u.min()) >= 0 and float(u.max()) <= 0.5
-    # y[t] is produced by reading u[t]: y[t] = 0.3 y[t-1] + 0.05 y[t-1] sum_{i<10} y[t-1-i] + 1.5 u[t-9] u[t] + 0.1
-    for t in range(11, 300):
-        expected = 0.3 * y[t - 1] + 0.05 * y[t - 1] * y[t - 10:t].sum() + 1.5 * u[t - 9] * u[t] + 0.1
-        assert float(y[t]) == pytest.approx(float(expected), rel=1e-12)
-    ub, yb = narma10(50, batch=4)
-    assert ub.shape == yb.shape == (50, 4)
 
 
 def test_lorenz_shapes_and_attractor():

@@ -1,0 +1,22 @@
+import pytest
+
+from rnnkit.data import narma10
+
+
+def test_narma10_follows_its_recursion():
+    u, y = narma10(300, discard=0, seed=2)
+    assert u.shape == y.shape == (300,)
+    assert float(u.min()) >= 0 and float(u.max()) <= 0.5
+    # y[t] is produced by reading u[t]: y[t] = 0.3 y[t-1] + 0.05 y[t-1] sum_{i<10} y[t-1-i] + 1.5 u[t-9] u[t] + 0.1
+    for t in range(11, 300):
+        expected = 0.3 * y[t - 1] + 0.05 * y[t - 1] * y[t - 10:t].sum() + 1.5 * u[t - 9] * u[t] + 0.1
+        assert float(y[t]) == pytest.approx(float(expected), rel=1e-12)
+    ub, yb = narma10(50, batch=4)
+    assert ub.shape == yb.shape == (50, 4)
+
+
+def test_narma10_bad_arguments():
+    with pytest.raises(ValueError, match="expected n >= 1, got 0"):
+        narma10(0)
+    with pytest.raises(TypeError, match="expected batch to be an int"):
+        narma10(10, batch=1.5)
