@@ -75,3 +75,11 @@ def test_subprocess_smoke(tmp_path):
                              str(tmp_path / "s.png")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "one-step NRMSE" in result.stdout
+
+
+def test_unwritable_plot_path_gives_one_clear_line(tmp_path, capsys):
+    target = tmp_path / "missing-dir" / "p.png"
+    assert run_cli([*TINY, "--generate", "10", "--plot", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write the plot" in err
+    assert not target.parent.exists()

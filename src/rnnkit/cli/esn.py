@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import dataclass
 
@@ -125,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
             print("rnnkit esn: error: plotting needs matplotlib: pip install 'rnnkit[plot]' (or --plot none)",
                   file=sys.stderr)
             return 2
+        except OSError as e:
+            print(f"rnnkit esn: error: cannot write the plot {args.plot!r}: {e.strerror or e}", file=sys.stderr)
+            return 2
         print(f"wrote {args.plot}")
     return 0
 
@@ -161,5 +165,11 @@ def _plot(path: str, truth, pred, generated, title: str) -> None:
     if generated is not None:
         axes[1, 0].set_xlabel("free-running step")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    tmp = f"{path}.tmp"
+    try:  # temp file + rename: a failed write leaves any earlier plot intact
+        fig.savefig(tmp, dpi=100, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
