@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import esn, generate, info, train
+from rnnkit.cli import esn, forecast, generate, info, train
 from rnnkit.cli import eval as eval_cmd
 
-COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate}
+COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate,
+            "forecast": forecast}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,7 +113,7 @@ def describe(scores: dict, level: str, split: str) -> str:
                 f"over {scores['tokens']} characters")
     ppl = {k: math.exp(scores[k]) for k in ("model", "unigram")}
     return (f"{split}: perplexity {ppl['model']:.1f} (unigram {ppl['unigram']:.1f}, "
-            f"{ppl['unigram'] / ppl['model']:.2f}x better) over {scores['tokens']} words")
+            f"{ppl['unigram'] / ppl['model']:.2f}x better) over {scores['tokens']} tokens")
 
 
 def default_prompt(vocab: Vocabulary) -> list[str]:
