@@ -3,5 +3,12 @@
 Every function measures; nothing here changes a model's weights.
 """
 from rnnkit.diagnostics.flow import GradientFlow, gradient_flow, state_gradient_support
+from rnnkit.diagnostics.gates import GateStats, gate_stats, gate_values
+from rnnkit.diagnostics.jacobian import JacobianProducts, jacobian_products, step_jacobians
+from rnnkit.diagnostics.spectral import (PowerRun, Spectrum, eigenvalues, growth_rate, layer_spectra,
+                                         power_iteration, spectrum)
 
-__all__ = ["GradientFlow", "gradient_flow", "state_gradient_support"]
+__all__ = ["GradientFlow", "gradient_flow", "state_gradient_support",
+           "JacobianProducts", "jacobian_products", "step_jacobians",
+           "Spectrum", "PowerRun", "eigenvalues", "spectrum", "layer_spectra", "power_iteration", "growth_rate",
+           "GateStats", "gate_stats", "gate_values"]

@@ -1,0 +1,41 @@
+"""Gate statistics: the gates recomputed are the cell's own, saturation is counted right."""
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.diagnostics.gates import gate_stats, gate_values
+
+
+@pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "ln"])
+def test_lstm_gates_rebuild_the_cell_step(layer_norm):
+    torch.manual_seed(0)
+    cell = rnnkit.LSTMCell(3, 4, layer_norm=layer_norm, dtype=torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    state = (torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64))
+    g = gate_values(cell, x, state)
+    _, (h, c) = cell.step(x, state)
+    torch.testing.assert_close(c, g["f"] * state[1] + g["i"] * g["g"])
+    if not layer_norm:
+        torch.testing.assert_close(h, g["o"] * torch.tanh(c))
+
+
+def test_gru_gates_rebuild_the_cell_step():
+    torch.manual_seed(0)
+    cell = rnnkit.GRUCell(3, 4, dtype=torch.float64)
+    x, h = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    g = gate_values(cell, x, h)
+    torch.testing.assert_close(cell.step(x, h)[1], (1 - g["z"]) * g["n"] + g["z"] * h)
+
+
+def test_saturated_forget_gate():
+    cell = rnnkit.LSTMCell(2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        cell.bias_hh[3:6] = 50.0  # forget gate always ~1
+    stats = gate_stats(cell, torch.randn(4, 2, 2, dtype=torch.float64))
+    assert stats.saturated["f"] == 1.0 and stats.mean_memory == pytest.approx(1.0)
+    assert 0.0 <= stats.saturated["i"] < 1.0 and stats.memory_gate == "f"
+
+
+def test_elman_has_no_gates():
+    with pytest.raises(TypeError, match="expected an LSTMCell or GRUCell, got ElmanCell"):
+        gate_stats(rnnkit.ElmanCell(1, 2), torch.zeros(2, 1, 1))
