@@ -8,9 +8,11 @@ from rnnkit.data.batching import Batch, stream_lanes
 from rnnkit.data.tasks import TASKS, AddingTask, CopyTask, make_task
 from rnnkit.data.text import TextTask, Vocabulary, read_text, tokenize
 from rnnkit.data.series import ForecastTask, Series, read_series
+from rnnkit.data.sequences import ClassifyTask, Sequences, digit_strokes, pad, read_sequences
 from rnnkit.data import datasets
 
 __all__ = ["mackey_glass", "lorenz", "narma10", "read_csv_series",
            "Batch", "stream_lanes", "AddingTask", "CopyTask", "make_task", "TASKS",
            "TextTask", "Vocabulary", "read_text", "tokenize", "datasets",
-           "ForecastTask", "Series", "read_series"]
+           "ForecastTask", "Series", "read_series",
+           "ClassifyTask", "Sequences", "digit_strokes", "pad", "read_sequences"]

@@ -70,7 +70,7 @@ def load_weights(model, ckpt: dict, path) -> None:
         raise CheckpointError(f"checkpoint {path} does not fit its own model config: {first[:300]}") from None
 
 
-JOB_NAMES = ("lm", "forecast")  # the --task values of rnnkit train beside the synthetic tasks
+JOB_NAMES = ("lm", "forecast", "classify")  # the --task values of rnnkit train beside the synthetic tasks
 
 
 def get(name: str):
