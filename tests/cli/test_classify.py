@@ -62,3 +62,9 @@ def test_bad_sequence_file_for_training(tmp_path, capsys):
     assert main(["train", *TINY, "--sequences", str(tmp_path / "bin.csv"), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "looks binary" in err and err.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_eval_reports_accuracy_on_the_split(csv_run, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(csv_run / "run" / "checkpoint.pt")]) == 0
+    assert capsys.readouterr().out.startswith("test: accuracy")

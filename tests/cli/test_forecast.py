@@ -80,3 +80,10 @@ def test_forecast_refuses_other_checkpoints_and_keeps_files(sunspots_run, tmp_pa
     bad.write_text("YEAR,SUNACTIVITY\n1,2\n")
     assert main(["forecast", str(sunspots_run / "checkpoint.pt"), "--csv", str(bad), "--output", str(keep)]) == 2
     assert "too short" in capsys.readouterr().err and keep.read_text() == "precious"
+
+
+def test_eval_prints_the_table_for_a_split(sunspots_run, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(sunspots_run / "checkpoint.pt"), "--split", "val"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("val: 45 origins x 2 steps ahead") and "seasonal naive (m=11)" in printed

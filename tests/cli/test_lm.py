@@ -62,3 +62,15 @@ def test_job_flag_on_a_synthetic_task_and_unknown_toml_key_are_refused(tmp_path,
     config.write_text('task = "lm"\nnonlinearity = "relu"\n')
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
     assert "unknown key nonlinearity for --task lm; valid keys are task, text, tokens" in capsys.readouterr().err
+
+
+def test_eval_scores_the_whole_test_part_and_notices_a_changed_text(tmp_path, capsys, text):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--text", str(text), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out / "checkpoint.pt")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("test: ") and "bits/char (unigram" in printed and "xz -9:" in printed
+    text.write_text("something else entirely, with new letters: QXZ\n" * 40)
+    assert main(["eval", str(out / "checkpoint.pt")]) == 2
+    assert "has changed since training" in capsys.readouterr().err

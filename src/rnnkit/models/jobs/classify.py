@@ -114,3 +114,12 @@ def describe(result: dict, split: str) -> str:
 
 def report(trainer, built: Built) -> list[str]:
     return [describe(scores(trainer.raw_model.cpu(), built.task, "test"), "test")]
+
+
+def evaluate(ckpt: dict, path, split: str) -> list[str]:
+    """``rnnkit eval``: accuracy on ``split`` of the sequences the checkpoint was trained on."""
+    config, classes, mean, std, model = restore(ckpt, path)
+    data = load_sequences(config)
+    task = ClassifyTask(standardise(data, mean, std), config.batch_size, config.data_seed, config.val_fraction,
+                        config.test_fraction)
+    return [describe(scores(model, task, split), split)]

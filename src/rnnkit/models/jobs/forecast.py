@@ -147,3 +147,11 @@ def report(trainer, built: Built) -> list[str]:
     mean, std = built.run_fields["task_mean"], built.run_fields["task_std"]
     result = forecasts(trainer.raw_model.cpu(), task, "test", built.extra["series"].values, mean, std, config)
     return score_lines(result, "test", config.season)
+
+
+def evaluate(ckpt: dict, path, split: str) -> list[str]:
+    """``rnnkit eval``: the error table on ``split`` of the series the checkpoint was trained on."""
+    config, mean, std, model = restore(ckpt, path)
+    series = load_series(config)
+    task = make_task(config, series.values, mean, std)
+    return score_lines(forecasts(model, task, split, series.values, mean, std, config), split, config.season)

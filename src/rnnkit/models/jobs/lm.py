@@ -134,3 +134,24 @@ def report(trainer, built: Built) -> list[str]:
         lines.append(f"sample (temperature {config.temperature}, seed 0):")
         lines.append(task.vocab.decode(torch.cat([task.vocab.encode(prompt), ids])).strip("\n"))
     return lines
+
+
+def evaluate(ckpt: dict, path, split: str) -> list[str]:
+    """``rnnkit eval``: the scores on the whole ``split`` part of the text the checkpoint was trained on."""
+    from rnnkit.train import CheckpointError
+
+    config, vocab, model = restore(ckpt, path)
+    built = build(config)
+    if built.task.vocab.tokens != vocab.tokens:
+        raise CheckpointError(f"checkpoint {path}: the text {config.text!r} has changed since training "
+                              f"(its vocabulary differs from the checkpoint's)")
+    a, b = built.task.bounds[split]
+    line = describe(measure(model, built.task, split), config.tokens, split)
+    if config.tokens == "char":
+        line += f"; xz -9: {xz_bits_per_char(load_text_part(config, a, b)):.3f} bits/char on the same text"
+    return [line]
+
+
+def load_text_part(config: Config, a: int, b: int) -> str:
+    """Characters ``a:b`` of the configured text."""
+    return load_text(config)[a:b]
