@@ -14,6 +14,9 @@ HELP = "train a recurrent model: a language model, a forecaster, a classifier, o
 EXAMPLES = """Examples:
   rnnkit train --task lm --max-minutes 2 --out runs/shakespeare-char      # char-level LSTM on the bundled plays
   rnnkit train --task lm --tokens word --text my.txt --out runs/words     # word-level on any UTF-8 text
+  rnnkit train --task forecast --horizon 2 --out runs/sunspots            # the bundled yearly sunspots
+  rnnkit train --task forecast --csv sales.csv --column units --date-column day --missing fill --season 7
+  rnnkit train --task classify --bidirectional --out runs/digits          # the bundled digit strokes
   rnnkit train --task adding --length 100 --cell lstm --out runs/adding-lstm
   rnnkit train --task copy --length 50 --cell gru --tbptt 20 --schedule cosine --warmup-steps 100
   rnnkit train --config run.toml --steps 5000           # flags override the file
@@ -70,14 +73,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "init": INIT_NAMES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "tokens": LEVELS}
     groups = [("task and model", RunConfig, None), ("training", TrainConfig, None)]
     groups += [(f"--task {name}", jobs.get(name).Config, jobs.get(name)) for name in jobs.JOB_NAMES]
-    seen = set()
+    first = {}  # flag name -> the default shown in its help (from the first config that has it)
     for group_name, config, job in groups:
-        group = parser.add_argument_group(group_name, None if job is None else _job_defaults(job))
+        group = parser.add_argument_group(group_name, None if job is None else _job_defaults(job, first))
         comments = _field_comments(config)
         for f in fields(config):
-            if f.name == "train" or f.name in seen:
+            if f.name == "train" or f.name in first:
                 continue
-            seen.add(f.name)
+            first[f.name] = f.default
             flag = "--" + f.name.replace("_", "-")
             default = f.default if f.default is not f.default_factory else None
             help_text = f"{comments.get(f.name, '')} (default: {default})"
@@ -104,17 +107,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _job_defaults(job) -> str:
-    """The defaults a job sets differently from the synthetic tasks' (shown in --help)."""
-    from rnnkit.train.config import TrainConfig
-    from rnnkit.train.run import RunConfig
-
-    base = {f.name: f.default for f in fields(RunConfig) if f.name != "train"}
-    own = {f.name: f.default for f in fields(job.Config) if f.name in base and f.default != base[f.name]}
-    train = {f.name: f.default for f in fields(TrainConfig)}
-    own.update({k: v for k, v in job.TRAIN_DEFAULTS.items() if v != train[k]})
+def _job_defaults(job, first: dict) -> str | None:
+    """The defaults a job sets differently from those shown with the flags above (shown in --help)."""
+    own = {f.name: f.default for f in fields(job.Config) if f.name in first and f.default != first[f.name]}
+    own.update({k: v for k, v in job.TRAIN_DEFAULTS.items() if v != first[k]})
     text = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in own.items())
-    return f"its own fields are below; shared flags default to: {text}" if text else None
+    return f"its own flags are below; with --task {job.NAME} these flags above default to: {text}" if text else None
 
 
 def fail(command: str, message: str) -> int:

@@ -22,7 +22,7 @@ from rnnkit.models.sampling import sample
 
 NAME = "lm"
 BUNDLED_TEXT = "shakespeare"
-TRAIN_DEFAULTS = {"lr": 0.002, "eval_every": 250, "eval_batches": 8, "checkpoint_every": 250}
+TRAIN_DEFAULTS = {"lr": 0.002, "eval_every": 250, "eval_batches": 8, "checkpoint_every": 250, "max_minutes": 10.0}
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class Config:
 
     text: str = BUNDLED_TEXT  # lm: a UTF-8 text file, or "shakespeare" for the bundled corpus
     tokens: str = "char"  # lm: "char" or "word" tokens
-    max_vocab: int = 10000  # lm: at most this many tokens (<unk> included); rarer ones become <unk>
+    max_vocab: int = 5000  # lm: at most this many tokens (<unk> included); rarer ones become <unk>
     min_count: int = 1  # lm: a token seen fewer times in the training part becomes <unk>
-    val_fraction: float = 0.1  # lm: the part of the text before the test part used for validation
-    test_fraction: float = 0.05  # lm: the last part of the text, held out for testing
+    val_fraction: float = 0.1  # share of the data (just before the test part, or drawn at random) for validation
+    test_fraction: float = 0.05  # share of the data (the last part, or drawn at random) held out for testing
     length: int = 128  # T: tokens per training window (BPTT length, or use --tbptt)
     batch_size: int = 32  # windows per batch
     data_seed: int = 0  # seed of the windows' positions
