@@ -74,3 +74,14 @@ def test_eval_scores_the_whole_test_part_and_notices_a_changed_text(tmp_path, ca
     text.write_text("something else entirely, with new letters: QXZ\n" * 40)
     assert main(["eval", str(out / "checkpoint.pt")]) == 2
     assert "has changed since training" in capsys.readouterr().err
+
+
+def test_resume_from_a_checkpoint_of_another_task_is_refused(tmp_path, capsys, text):
+    out = tmp_path / "run"
+    assert main(["train", "--task", "adding", "--length", "8", "--hidden-size", "4", "--batch-size", "4",
+                 "--steps", "1", "--eval-every", "0", "--no-progress", "--no-tensorboard", "--out", str(out)]) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["train", *TINY, "--text", str(text), "--out", str(out), "--resume"]) == 2
+    assert "written for task='adding', this run has task='lm'" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
