@@ -2,13 +2,15 @@
 
 Drop-in ``RNN``/``LSTM``/``GRU`` layers, the generic :class:`Recurrent` for any
 :class:`~rnnkit.cells.Cell`, engines that run cells through time, and
-initialisations that fight vanishing gradients, and echo state networks
+initialisations that fight vanishing gradients, diagnostics that measure them
+(:mod:`rnnkit.diagnostics`), and echo state networks
 (:mod:`rnnkit.reservoir`), which sidestep them by training only a linear readout.
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from rnnkit import cells, data, init, kernels, models, reservoir, train
+from rnnkit import cells, data, diagnostics, init, kernels, models, reservoir, train
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
+from rnnkit.diagnostics import gradient_flow
 from rnnkit.kernels.dispatch import explain
 from rnnkit.layers import GRU, LSTM, RNN, Recurrent
 from rnnkit.train import TrainConfig, Trainer
@@ -21,6 +23,6 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "RNN", "LSTM", "GRU", "Recurrent", "explain",
     "Cell", "ElmanCell", "LSTMCell", "GRUCell",
-    "Trainer", "TrainConfig",
-    "cells", "data", "init", "kernels", "models", "reservoir", "train", "__version__",
+    "Trainer", "TrainConfig", "gradient_flow",
+    "cells", "data", "diagnostics", "init", "kernels", "models", "reservoir", "train", "__version__",
 ]
