@@ -92,7 +92,8 @@ def evaluate_nats(model: nn.Module, ids: torch.Tensor, *, lanes: int = 16, lengt
 
     ``ids`` (N,) is cut into ``lanes`` contiguous lanes read side by side in chunks of
     ``length`` steps; each lane's state runs on from chunk to chunk, so every token but
-    the first of each lane is predicted from all the text before it in its lane.
+    the first of each lane is predicted from all the text before it in its lane. The
+    last ``(N - 1) mod lanes`` tokens, fewer than ``lanes``, are left out.
     """
     was_training = model.training
     model.eval()

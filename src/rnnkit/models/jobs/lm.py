@@ -148,10 +148,5 @@ def evaluate(ckpt: dict, path, split: str) -> list[str]:
     a, b = built.task.bounds[split]
     line = describe(measure(model, built.task, split), config.tokens, split)
     if config.tokens == "char":
-        line += f"; xz -9: {xz_bits_per_char(load_text_part(config, a, b)):.3f} bits/char on the same text"
+        line += f"; xz -9: {xz_bits_per_char(load_text(config)[a:b]):.3f} bits/char on the same text"
     return [line]
-
-
-def load_text_part(config: Config, a: int, b: int) -> str:
-    """Characters ``a:b`` of the configured text."""
-    return load_text(config)[a:b]
