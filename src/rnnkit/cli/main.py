@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import classify, diagnose, esn, forecast, generate, info, train
+from rnnkit.cli import classify, diagnose, esn, experiment, forecast, generate, info, train
 from rnnkit.cli import eval as eval_cmd
 
 COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate,
             "forecast": forecast, "classify": classify,
-            "diagnose": diagnose}
+            "diagnose": diagnose, "experiment": experiment}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,22 @@
+"""Pieces of the experiments: the look-ahead task and the linear cell of the power argument."""
+import pytest
+import torch
+
+from rnnkit.diagnostics.experiments.common import LookaheadTask, make
+from rnnkit.diagnostics.experiments.theory import LinearCell
+from rnnkit.diagnostics.spectral import spectrum
+
+
+def test_lookahead_targets_are_future_inputs():
+    task = LookaheadTask(length=10, batch_size=3, shift=3)
+    b = task.batch("train", 0)
+    torch.testing.assert_close(b.y[:7], b.x[3:])
+    assert (b.y[7:] == 0).all() and task.baseline == pytest.approx(7 / 10 / 12)
+    assert torch.equal(b.x, task.batch("train", 0).x) and not torch.equal(b.x, task.batch("val", 0).x)
+
+
+def test_linear_cell_has_the_requested_radius_and_models_run():
+    torch.manual_seed(0)
+    assert spectrum(LinearCell(2, 6, radius=1.1).weight_hh).radius == pytest.approx(1.1)
+    y, _ = make("lstm", 1, 4, 1, bidirectional=True)(torch.randn(5, 2, 1))
+    assert y.shape == (5, 2, 1)
