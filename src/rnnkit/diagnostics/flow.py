@@ -149,7 +149,9 @@ def gradient_flow(model: torch.nn.Module, batch, loss_fn) -> GradientFlow:
         loss_fn: ``loss_fn(output, batch) -> scalar``; ``output`` is the model's output
             (its first element when the model returns a tuple), so a task's ``loss`` fits.
 
-    Returns a :class:`GradientFlow`. Parameter ``.grad`` fields are left untouched
+    Sequences are taken at full length T (no ``lengths``): with padding, the steps past a
+    sequence's end would read as zero gradient. Returns a :class:`GradientFlow`.
+    Parameter ``.grad`` fields are left untouched
     (``torch.autograd.grad`` is used). When the layer's engine cannot give per-step
     state gradients, ``note`` says so and the same weights run on the reference engine.
 
