@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, live, record_final, tanh_into
-from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
 
 
 class ElmanRecurrence(Recurrence):
@@ -28,34 +28,35 @@ class ElmanRecurrence(Recurrence):
         H = self.H
         new = buffers(x, sizes)
         Xp = torch.mm(x.reshape(k * B, I), W_ih.t())  # (k*B, H): all input projections at once
-        XHi = RSi = XHh = RSh = None
+        Ai = MUi = RSi = Ah = MUh = RSh = None  # with layer norm: W_ih x and W_hh h before it, μ, 1/σ
         if self.ln:
-            XHi, RSi, XHh, RSh = new(k * B, H), new(k * B, 1), new(k, B, H), new(k, B, 1)
-            Xp = ln_forward(Xp, 1, XHi, RSi) * g_ih
+            Ai, MUi, RSi = Xp, new(k * B, 1), new(k * B, 1)
+            Ah, MUh, RSh = new(k, B, H), new(k, B, 1), new(k, B, 1)
+            Xp = ln_forward(Ai, 1, MUi, RSi) * g_ih
         if b is not None:
             Xp += b
         Xp = Xp.view(k, B, H)
         W_hhT = W_hh.t()
         Xs, Ys = Xp.unbind(0), Y.unbind(0)  # per-step views, made once
         if self.ln:
-            XHhs, RShs = XHh.unbind(0), RSh.unbind(0)
+            Ahs, MUhs, RShs = Ah.unbind(0), MUh.unbind(0), RSh.unbind(0)
         h = start[0]
         for j in range(k):
             n = sizes[j]
             r = live(n, B)
             pre = r(Xs[j])
             if self.ln:  # pre = Xp_t + LN(W_hh h_{t-1}) g_hh, in place in Xp
-                pre.addcmul_(ln_forward(torch.mm(r(h), W_hhT), 1, r(XHhs[j]), r(RShs[j])), g_hh)
+                pre.addcmul_(ln_forward(torch.mm(r(h), W_hhT, out=r(Ahs[j])), 1, r(MUhs[j]), r(RShs[j])), g_hh)
             else:  # pre = Xp_t + W_hh h_{t-1}, in place in Xp
                 pre.addmm_(r(h), W_hhT)
             h_new = tanh_into(pre, r(Ys[j])) if self.tanh else torch.clamp(pre, min=0, out=r(Ys[j]))
             record_final(fin, (h_new,), ends[j], n)
             h = Ys[j]
-        return (XHi, RSi, XHh, RSh), (Y[k - 1],)
+        return (Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
         W_ih, W_hh, b, g_ih, g_hh = P
-        XHi, RSi, XHh, RSh = saved
+        Ai, MUi, RSi, Ah, MUh, RSh = saved
         k, B, I = x.shape
         H = self.H
         one = x.new_ones(())
@@ -65,7 +66,7 @@ class ElmanRecurrence(Recurrence):
         (dh_c,) = carry
         dYs, dGs, Ys = dY.unbind(0), dG.unbind(0), Y.unbind(0)
         if self.ln:
-            DAs, XHhs, RShs = DA.unbind(0), XHh.unbind(0), RSh.unbind(0)
+            DAs, Ahs, MUhs, RShs = DA.unbind(0), Ah.unbind(0), MUh.unbind(0), RSh.unbind(0)
         for j in reversed(range(k)):
             n = sizes[j]
             r = live(n, B)
@@ -76,7 +77,7 @@ class ElmanRecurrence(Recurrence):
             else:
                 torch.mul(dh, h > 0, out=dpre)  # relu' = [h > 0]
             if self.ln:
-                da = ln_backward(dpre * g_hh, r(XHhs[j]), r(RShs[j]), 1)  # through LN(W_hh h)
+                da = ln_backward(dpre * g_hh, r(Ahs[j]), r(MUhs[j]), r(RShs[j]), 1)  # through LN(W_hh h)
                 r(DAs[j]).copy_(da)
                 torch.mm(da, W_hh, out=r(dh_c))  # dh_{t-1} = da W_hh
             else:
@@ -86,8 +87,8 @@ class ElmanRecurrence(Recurrence):
         if b is not None:
             grads[2] += dG2.sum(0)  # db
         if self.ln:
-            grads[4] += (dG * XHh).sum((0, 1))  # d g_hh
-            grads[3] += (dG2 * XHi).sum(0)  # d g_ih
-            dG2 = ln_backward(dG2 * g_ih, XHi, RSi, 1)  # through LN(W_ih x)
+            grads[4] += (dG * ln_normalised(Ah, MUh, RSh, 1)).sum((0, 1))  # d g_hh
+            grads[3] += (dG2 * ln_normalised(Ai, MUi, RSi, 1)).sum(0)  # d g_ih
+            dG2 = ln_backward(dG2 * g_ih, Ai, MUi, RSi, 1)  # through LN(W_ih x)
         grads[0].addmm_(dG2.t(), x.reshape(k * B, I))  # dW_ih
         return torch.mm(dG2, W_ih).view(k, B, I) if need_dx else None  # dx = dpre W_ih

@@ -14,7 +14,7 @@ import torch
 
 from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
                                         tanh_into)
-from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
 
 
 class GRURecurrence(Recurrence):
@@ -31,10 +31,11 @@ class GRURecurrence(Recurrence):
         H = self.H
         new = buffers(x, sizes)
         Xp = torch.mm(x.reshape(k * B, I), W_ih.t())  # (k*B, 3H): all input projections at once
-        XHi = RSi = XHh = RSh = None
+        Ai = MUi = RSi = Ah = MUh = RSh = None  # with layer norm: W_ih x and W_hh h before it, μ, 1/σ
         if self.ln:
-            XHi, RSi, XHh, RSh = new(k * B, 3 * H), new(k * B, 3), new(k, B, 3 * H), new(k, B, 3)
-            Xp = ln_forward(Xp, 3, XHi, RSi) * g_ih
+            Ai, MUi, RSi = Xp, new(k * B, 3), new(k * B, 3)
+            Ah, MUh, RSh = new(k, B, 3 * H), new(k, B, 3), new(k, B, 3)
+            Xp = ln_forward(Ai, 3, MUi, RSi) * g_ih
         if b_ih is not None:
             Xp += b_ih
         Xp = Xp.view(k, B, 3 * H)
@@ -46,14 +47,14 @@ class GRURecurrence(Recurrence):
         R_, Z_ = gate_steps(RZ, 2)
         GH_rz, GH_n = GH[..., :2 * H].unbind(0), GH[..., 2 * H:].unbind(0)
         if self.ln:
-            XHhs, RShs = XHh.unbind(0), RSh.unbind(0)
+            Ahs, MUhs, RShs = Ah.unbind(0), MUh.unbind(0), RSh.unbind(0)
         h = start[0]
         for j in range(k):
             n_ = sizes[j]
             r = live(n_, B)
             hp, gh = r(h), r(GHs[j])
             if self.ln:  # gh = LN(W_hh h) g_hh + b_hh
-                torch.mul(ln_forward(torch.mm(hp, W_hhT), 3, r(XHhs[j]), r(RShs[j])), g_hh, out=gh)
+                torch.mul(ln_forward(torch.mm(hp, W_hhT, out=r(Ahs[j])), 3, r(MUhs[j]), r(RShs[j])), g_hh, out=gh)
                 if b_hh is not None:
                     gh += b_hh
             elif b_hh is None:
@@ -65,11 +66,11 @@ class GRURecurrence(Recurrence):
             h_new = torch.lerp(n, hp, r(Z_[j]), out=r(Ys[j]))  # h = n + z (h_prev - n)
             record_final(fin, (h_new,), ends[j], n_)
             h = Ys[j]
-        return (RZ, N, GH, XHi, RSi, XHh, RSh), (Y[k - 1],)
+        return (RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
-        RZ, N, GH, XHi, RSi, XHh, RSh = saved
+        RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh = saved
         k, B, I = x.shape
         H = self.H
         one = x.new_ones(())
@@ -84,7 +85,7 @@ class GRURecurrence(Recurrence):
         RZs, Ns, GH_n = RZ.unbind(0), N.unbind(0), GH[..., 2 * H:].unbind(0)
         R_, Z_ = gate_steps(RZ, 2)
         if self.ln:
-            DAs, XHhs, RShs = DA.unbind(0), XHh.unbind(0), RSh.unbind(0)
+            DAs, Ahs, MUhs, RShs = DA.unbind(0), Ah.unbind(0), MUh.unbind(0), RSh.unbind(0)
         for j in reversed(range(k)):
             n_ = sizes[j]
             r = live(n_, B)
@@ -99,7 +100,7 @@ class GRURecurrence(Recurrence):
             r(dRZ[j]).mul_(torch.addcmul(rz, rz, rz, value=-1))  # through σ: σ (1 - σ)
             dgh = r(dGHs[j])
             if self.ln:
-                dgh = ln_backward(dgh * g_hh, r(XHhs[j]), r(RShs[j]), 3)  # through LN(W_hh h)
+                dgh = ln_backward(dgh * g_hh, r(Ahs[j]), r(MUhs[j]), r(RShs[j]), 3)  # through LN(W_hh h)
                 r(DAs[j]).copy_(dgh)
             torch.addmm(dhz, dgh, W_hh, out=r(dh_c))  # dh_{t-1} = dh z + d(W_hh h) W_hh
         dXp[..., :2 * H] = dGH[..., :2 * H]  # r and z see x and h through the same sum
@@ -111,8 +112,8 @@ class GRURecurrence(Recurrence):
         if b_ih is not None:
             grads[2] += dX2.sum(0)  # db_ih
         if self.ln:
-            grads[5] += (dGH * XHh.view(k * B, 3 * H)).sum(0)  # d g_hh
-            grads[4] += (dX2 * XHi).sum(0)  # d g_ih
-            dX2 = ln_backward(dX2 * g_ih, XHi, RSi, 3)  # through LN(W_ih x)
+            grads[5] += (dGH * ln_normalised(Ah, MUh, RSh, 3).view(k * B, 3 * H)).sum(0)  # d g_hh
+            grads[4] += (dX2 * ln_normalised(Ai, MUi, RSi, 3)).sum(0)  # d g_ih
+            dX2 = ln_backward(dX2 * g_ih, Ai, MUi, RSi, 3)  # through LN(W_ih x)
         grads[0].addmm_(dX2.t(), x.reshape(k * B, I))  # dW_ih
         return torch.mm(dX2, W_ih).view(k, B, I) if need_dx else None  # dx = dXp W_ih

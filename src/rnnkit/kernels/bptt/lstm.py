@@ -16,7 +16,7 @@ import torch
 
 from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
                                         tanh_into)
-from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
 
 
 def _perm(H: int, device) -> torch.Tensor:
@@ -45,10 +45,10 @@ class LSTMRecurrence(Recurrence):
         new = buffers(x, sizes)
         # input projection of the whole segment in one matrix product: (k*B, I) @ (I, 4H)
         Xp = torch.mm(x.reshape(k * B, I), W_ih.t())
-        XHi = RSi = None
+        Ai = MUi = RSi = None  # W_ih x before its layer norm, μ, 1/σ
         if self.ln:
-            XHi, RSi = new(k * B, 4 * H), new(k * B, 4)
-            Xp = ln_forward(Xp, 4, XHi, RSi) * g_ih
+            Ai, MUi, RSi = Xp, new(k * B, 4), new(k * B, 4)
+            Xp = ln_forward(Ai, 4, MUi, RSi) * g_ih
         if b is not None:
             Xp += b
         Xp = Xp.view(k, B, 4 * H)
@@ -56,8 +56,9 @@ class LSTMRecurrence(Recurrence):
         C = new(k + 1, B, H)  # C[j] = c before step j
         C[0] = start[1]
         M = new(k, B, H) if self.proj else None  # m_t = o tanh(.) before the projection
-        XHh, RSh = (new(k, B, 4 * H), new(k, B, 4)) if self.ln else (None, None)
-        CH, RSc = (new(k, B, H), new(k, B, 1)) if self.ln else (None, None)
+        # with layer norm: W_hh h before its norm with μ, 1/σ; μ, 1/σ of c (c itself is in C)
+        Ah, MUh, RSh, MUc, RSc = (new(k, B, 4 * H), new(k, B, 4), new(k, B, 4), new(k, B, 1), new(k, B, 1)) \
+            if self.ln else (None,) * 5
         W_hhT, W_hrT = W_hh.t(), None if W_hr is None else W_hr.t()
         # per-step views, made once: the loop below only indexes lists
         Xs, X_sig, X_tan = Xp.unbind(0), Xp[..., :3 * H].unbind(0), Xp[..., 3 * H:].unbind(0)
@@ -66,20 +67,21 @@ class LSTMRecurrence(Recurrence):
         if self.proj:
             Ms = M.unbind(0)
         if self.ln:
-            XHhs, RShs, CHs, RScs = XHh.unbind(0), RSh.unbind(0), CH.unbind(0), RSc.unbind(0)
+            Ahs, MUhs, RShs, MUcs, RScs = Ah.unbind(0), MUh.unbind(0), RSh.unbind(0), MUc.unbind(0), RSc.unbind(0)
         h = start[0]
         for j in range(k):
             n = sizes[j]
             r = live(n, B)
             if self.ln:  # gates = Xp_t + LN(W_hh h_{t-1}) g_hh, in place in Xp
-                r(Xs[j]).addcmul_(ln_forward(torch.mm(r(h), W_hhT), 4, r(XHhs[j]), r(RShs[j])), g_hh)
+                a = torch.mm(r(h), W_hhT, out=r(Ahs[j]))
+                r(Xs[j]).addcmul_(ln_forward(a, 4, r(MUhs[j]), r(RShs[j])), g_hh)
             else:  # gates = Xp_t + W_hh h_{t-1}, in place in Xp
                 r(Xs[j]).addmm_(r(h), W_hhT)
             torch.sigmoid(r(X_sig[j]), out=r(Ss[j]))  # (i, f, o)
             g = tanh_into(r(X_tan[j]), r(Gs[j]))
             c = torch.mul(r(Sf[j]), r(Cs[j]), out=r(Cs[j + 1])).addcmul_(r(Si[j]), g)  # c = f c_prev + i g
             if self.ln:
-                ch = ln_forward(c, 1, r(CHs[j]), r(RScs[j]))
+                ch = ln_forward(c, 1, r(MUcs[j]), r(RScs[j]))
                 tc = tanh_into(ch * g_c if b_c is None else torch.addcmul(b_c, ch, g_c), r(TCs[j]))
             else:
                 tc = tanh_into(c, r(TCs[j]))
@@ -90,12 +92,12 @@ class LSTMRecurrence(Recurrence):
                 h_new = torch.mul(r(So[j]), tc, out=r(Ys[j]))  # h = o tanh(c)
             record_final(fin, (h_new, c), ends[j], n)
             h = Ys[j]
-        saved = (S, G, TC, C, M, XHi, RSi, XHh, RSh, CH, RSc)
+        saved = (S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc)
         return saved, (Y[k - 1], C[k])
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
-        S, G, TC, C, M, XHi, RSi, XHh, RSh, CH, RSc = saved
+        S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc = saved
         k, B, I = x.shape
         H, R = self.H, Y.shape[2]
         new = buffers(x, sizes)
@@ -112,8 +114,8 @@ class LSTMRecurrence(Recurrence):
         if self.proj:
             DHs = DH.unbind(0)
         if self.ln:
-            DAs, DPs, XHhs, RShs, CHs, RScs = (DA.unbind(0), DP.unbind(0), XHh.unbind(0), RSh.unbind(0),
-                                               CH.unbind(0), RSc.unbind(0))
+            DAs, DPs, Ahs, MUhs, RShs, MUcs, RScs = (DA.unbind(0), DP.unbind(0), Ah.unbind(0), MUh.unbind(0),
+                                                     RSh.unbind(0), MUc.unbind(0), RSc.unbind(0))
         for j in reversed(range(k)):
             n = sizes[j]
             r = live(n, B)
@@ -128,7 +130,7 @@ class LSTMRecurrence(Recurrence):
             dpre = torch.addcmul(one, tc, tc, value=-1).mul_(r(So[j])).mul_(dm)  # d(tanh input) = dm o (1 - tanh²)
             if self.ln:
                 r(DPs[j]).copy_(dpre)
-                dc = r(dc_c) + ln_backward(dpre * g_c, r(CHs[j]), r(RScs[j]), 1)  # through LN(c)
+                dc = r(dc_c) + ln_backward(dpre * g_c, r(Cs[j + 1]), r(MUcs[j]), r(RScs[j]), 1)  # through LN(c)
             else:
                 dc = r(dc_c) + dpre  # c_t feeds tanh(c_t) and step t+1
             torch.mul(dc, g, out=r(dI[j]))  # di = dc g
@@ -138,7 +140,7 @@ class LSTMRecurrence(Recurrence):
             r(dSig[j]).mul_(torch.addcmul(s, s, s, value=-1))  # through σ: σ (1 - σ)
             torch.mul(dgg, torch.addcmul(one, g, g, value=-1), out=r(dGg[j]))  # through tanh: 1 - g²
             if self.ln:
-                da = ln_backward(r(dGs[j]) * g_hh, r(XHhs[j]), r(RShs[j]), 4)  # through LN(W_hh h)
+                da = ln_backward(r(dGs[j]) * g_hh, r(Ahs[j]), r(MUhs[j]), r(RShs[j]), 4)  # through LN(W_hh h)
                 r(DAs[j]).copy_(da)
                 torch.mm(da, W_hh, out=r(dh_c))  # dh_{t-1} = da W_hh
             else:
@@ -148,7 +150,7 @@ class LSTMRecurrence(Recurrence):
     def _segment_grads(self, P, x, start, Y, saved, dG, DH, DA, DP, grads, need_dx):
         """Weight gradients of the whole segment, each one large product over (k*B) rows."""
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
-        S, G, TC, C, M, XHi, RSi, XHh, RSh, CH, RSc = saved
+        S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc = saved
         k, B, I = x.shape
         H, R = self.H, Y.shape[2]
         add_recurrent_grad(grads[1], DA if self.ln else dG, start[0], Y)  # dW_hh
@@ -158,12 +160,12 @@ class LSTMRecurrence(Recurrence):
         if self.proj:
             grads[3].addmm_(DH.view(k * B, R).t(), M.view(k * B, H))  # dW_hr
         if self.ln:
-            grads[5] += (dG * XHh).sum((0, 1))  # d g_hh
-            grads[6] += (DP * CH).sum((0, 1))  # d g_c
+            grads[5] += (dG * ln_normalised(Ah, MUh, RSh, 4)).sum((0, 1))  # d g_hh
+            grads[6] += (DP * ln_normalised(C[1:], MUc, RSc, 1)).sum((0, 1))  # d g_c
             if b_c is not None:
                 grads[7] += DP.sum((0, 1))  # d b_c
-            grads[4] += (dG2 * XHi).sum(0)  # d g_ih
-            dXp = ln_backward(dG2 * g_ih, XHi, RSi, 4)  # through LN(W_ih x)
+            grads[4] += (dG2 * ln_normalised(Ai, MUi, RSi, 4)).sum(0)  # d g_ih
+            dXp = ln_backward(dG2 * g_ih, Ai, MUi, RSi, 4)  # through LN(W_ih x)
         else:
             dXp = dG2
         grads[0].addmm_(dXp.t(), x.reshape(k * B, I))  # dW_ih
