@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -130,15 +131,23 @@ def _rss_kib() -> int:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
 
 
-def memory_rows(B, T, I, H, k):
+def memory_rows(B, T, I, H, k, repeats: int = 3):
+    """Each mode ``repeats`` times in fresh processes; medians of peak memory and time."""
+    # a fixed mmap threshold makes glibc return every large buffer on free, so the peak
+    # RSS follows the tensors alive rather than the allocator's caching
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "1048576"}
     rows = []
     for mode in ("plain", "efficient"):
-        cmd = [sys.executable, __file__, "--memory-probe", mode, "--mem-shape", f"{B},{T},{I},{H},{k}"]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
+        runs = []
+        for _ in range(repeats):
+            cmd = [sys.executable, __file__, "--memory-probe", mode, "--mem-shape", f"{B},{T},{I},{H},{k}"]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+        rows.append({"mode": mode, "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+                     "seconds": statistics.median(r["seconds"] for r in runs)})
     plain, eff = rows
-    print(f"memory B={B} T={T} I={I} H={H}: plain bptt {plain['peak_mib']:.0f} MiB in {plain['seconds']:.1f} s; "
-          f"checkpoint_every={k} {eff['peak_mib']:.0f} MiB in {eff['seconds']:.1f} s "
+    print(f"memory B={B} T={T} I={I} H={H}, LSTM fwd+bwd, medians of {repeats}: plain bptt {plain['peak_mib']:.0f} MiB "
+          f"in {plain['seconds']:.1f} s; checkpoint_every={k} {eff['peak_mib']:.0f} MiB in {eff['seconds']:.1f} s "
           f"(x{plain['peak_mib'] / eff['peak_mib']:.1f} less memory, x{eff['seconds'] / plain['seconds']:.2f} time)",
           flush=True)
     return rows

@@ -13,11 +13,14 @@ X = torch.randn(5, 3, 4)
 
 def test_auto_follows_the_measured_order_for_each_mode():
     assert rnnkit.explain(rnnkit.LSTM(4, 8), X).chosen == "native"
-    assert rnnkit.explain(rnnkit.GRU(4, 8), X).chosen == dispatch.auto_order(rnnkit.GRUCell(4, 8), True)[0]
+    assert rnnkit.explain(rnnkit.GRU(4, 8), X).chosen == "bptt"  # training
+    assert rnnkit.explain(rnnkit.RNN(4, 8), X).chosen == "bptt"
     with torch.no_grad():
-        assert rnnkit.explain(rnnkit.GRU(4, 8), X).chosen == "native"
-        assert not rnnkit.explain(rnnkit.GRU(4, 8), X).training
-    frozen = rnnkit.RNN(4, 8).requires_grad_(False)
+        report = rnnkit.explain(rnnkit.GRU(4, 8), X)
+        assert report.chosen == "native" and not report.training
+        big = torch.randn(2, 64, 4)  # 64 x 512 elements per step: bptt's faster tanh wins
+        assert rnnkit.explain(rnnkit.GRU(4, 512), big).chosen == "bptt"
+    frozen = rnnkit.GRU(4, 8).requires_grad_(False)
     assert rnnkit.explain(frozen, X).chosen == "native"  # nothing needs a gradient: inference
     assert rnnkit.explain(frozen, X.clone().requires_grad_()).training
 
@@ -60,6 +63,7 @@ def test_auto_choice_follows_the_order():
     cell = rnnkit.LSTMCell(4, 8)
     assert dispatch.choose(cell, torch.float32, {}) == dispatch.AUTO_ORDER[0]
     assert dispatch.choose(rnnkit.GRUCell(4, 8), torch.float32, {}, training=False) == "native"
+    assert dispatch.choose(rnnkit.GRUCell(4, 8), torch.float32, {}, training=True) == "bptt"
     assert dispatch.choose(cell, torch.float32, {"checkpoint_every": 5}) == "bptt"
 
 

@@ -4,9 +4,7 @@ An engine has the reference engine's signature and meaning
 (see :mod:`rnnkit.kernels.reference`) and says why it cannot serve a request.
 ``"auto"`` takes the first engine of :func:`auto_order` that serves the request. The
 order is a measured rule, not a guess (``benchmarks/speed_cpu.py``, figures in
-``benchmarks/RESULTS.md``): torch's fused kernels are fastest wherever they apply for
-inference and for training LSTMs; for training Elman and GRU cells the hand-written bptt
-engine was faster than torch's kernels; the reference loop serves every cell.
+``benchmarks/RESULTS.md``); the reference loop serves every cell.
 """
 from __future__ import annotations
 
@@ -43,17 +41,26 @@ ENGINES: dict[str, Engine] = {
                         "Python loop over time with autograd; runs any Cell"),
 }
 
-AUTO_ORDER = ("native", "bptt", "reference")  # fastest first, as measured
-TRAINING_ORDER = {ElmanCell: ("bptt", "native", "reference"), GRUCell: ("bptt", "native", "reference")}
+AUTO_ORDER = ("native", "bptt", "reference")  # the default order, and on GPUs (cuDNN)
+BPTT_FIRST = ("bptt", "native", "reference")
+LARGE_STEP = 32768  # batch x hidden elements per step above which bptt's sigmoid-based tanh wins for GRUs
 ENGINE_NAMES = ("auto", *ENGINES)
 
 
-def auto_order(cell, training: bool) -> tuple[str, ...]:
-    """Engines fastest first for this cell, measured for inference and for training."""
-    if training:
-        for family, order in TRAINING_ORDER.items():
-            if isinstance(cell, family):
-                return order
+def auto_order(cell, training: bool, batch: int = 1) -> tuple[str, ...]:
+    """Engines fastest first for this request, as measured with benchmarks/speed_cpu.py on the CPU.
+
+    Elman cells: bptt (its tanh costs a quarter of torch's and its backward has no autograd
+    nodes); GRU cells: bptt when training or when a step holds >= LARGE_STEP elements, else
+    torch's kernels; LSTM cells: torch's kernels (oneDNN) in both modes.
+    """
+    on_gpu = getattr(cell, "weight_hh", None) is not None and cell.weight_hh.device.type != "cpu"
+    if on_gpu:
+        return AUTO_ORDER
+    if isinstance(cell, ElmanCell):
+        return BPTT_FIRST
+    if isinstance(cell, GRUCell) and (training or batch * cell.hidden_size >= LARGE_STEP):
+        return BPTT_FIRST
     return AUTO_ORDER
 
 
@@ -73,10 +80,10 @@ def rejection(engine: Engine, cell, dtype: torch.dtype, options: dict) -> str | 
     return engine.unsupported(cell, dtype)
 
 
-def choose(cell, dtype: torch.dtype, options: dict, training: bool = True) -> str:
+def choose(cell, dtype: torch.dtype, options: dict, training: bool = True, batch: int = 1) -> str:
     """The engine ``"auto"`` picks: the first of :func:`auto_order` that serves the request."""
     reasons = {}
-    for name in auto_order(cell, training):
+    for name in auto_order(cell, training, batch):
         reasons[name] = rejection(ENGINES[name], cell, dtype, options)
         if reasons[name] is None:
             return name
@@ -84,10 +91,11 @@ def choose(cell, dtype: torch.dtype, options: dict, training: bool = True) -> st
                      + "; ".join(f"{n}: {r}" for n, r in reasons.items()))
 
 
-def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, training: bool = True) -> Callable:
+def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, training: bool = True,
+           batch: int = 1) -> Callable:
     """``run`` of the named engine (``"auto"``: chosen) with the options bound; raises if it cannot serve."""
     options = options or {}
-    name = choose(cell, dtype, options, training) if engine == "auto" else engine
+    name = choose(cell, dtype, options, training, batch) if engine == "auto" else engine
     chosen = ENGINES[name]
     reason = rejection(chosen, cell, dtype, options)
     if reason is not None:
@@ -134,8 +142,11 @@ def explain(layer, input) -> Explanation:
     cell = layer.cells[0]
     options = layer.engine_options()
     training = needs_grad(layer, data)
+    batch = 1 if data.dim() < 3 else data.shape[0 if layer.batch_first else 1]
+    if isinstance(input, torch.nn.utils.rnn.PackedSequence):
+        batch = int(input.batch_sizes[0])
     verdicts = {name: rejection(e, cell, data.dtype, options) for name, e in ENGINES.items()}
-    chosen = choose(cell, data.dtype, options, training) if layer.engine == "auto" else layer.engine
+    chosen = choose(cell, data.dtype, options, training, batch) if layer.engine == "auto" else layer.engine
     if verdicts[chosen] is not None:
         raise ValueError(f"engine {chosen!r} cannot run {type(cell).__name__} on {data.dtype}: {verdicts[chosen]}")
-    return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training), training)
+    return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training, batch), training)

@@ -148,7 +148,8 @@ class Recurrent(nn.Module):
             for direction in range(D):
                 index = layer * D + direction
                 cell = self._cells[index]
-                run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options(), training)
+                run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options(), training,
+                                      layer_input.shape[1])
                 out, final = run(cell, layer_input, states[index], prep.lengths, reverse=direction == 1)
                 outs.append(out)  # (T, B, Y)
                 finals.append(final)
