@@ -169,12 +169,12 @@ def main() -> None:
         return
     print(f"rnnkit {rnnkit.__version__}, torch {torch.__version__}, python {platform.python_version()}, "
           f"{platform.machine()}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}")
-    print("times: forward / forward+backward, float32; (xA/xB) = ratio to torch.nn, lower is faster")
-    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES)
-    if not args.skip_memory:
+    if not args.skip_memory:  # first, in fresh processes started before this one has run anything
         memory_rows(B, T, I, H, k)
         if I != 64:
             memory_rows(B, T, 64, H, k)
+    print("times: forward / forward+backward, float32; (xA/xB) = ratio to torch.nn, lower is faster")
+    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES)
 
 
 if __name__ == "__main__":
