@@ -1,5 +1,4 @@
 """CSV series: columns, dates, missing values; ForecastTask windows and splits."""
-import numpy as np
 import pytest
 import torch
 
