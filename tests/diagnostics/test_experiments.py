@@ -20,3 +20,14 @@ def test_linear_cell_has_the_requested_radius_and_models_run():
     assert spectrum(LinearCell(2, 6, radius=1.1).weight_hh).radius == pytest.approx(1.1)
     y, _ = make("lstm", 1, 4, 1, bidirectional=True)(torch.randn(5, 2, 1))
     assert y.shape == (5, 2, 1)
+
+
+def test_recall_marker_lies_before_the_gap():
+    from rnnkit.diagnostics.experiments.common import RecallTask
+
+    task = RecallTask(length=12, batch_size=50, gap=5)
+    b = task.batch("train", 1)
+    marks = b.x[:, :, 1]  # (T, B)
+    assert (marks.sum(0) == 1).all() and (marks[12 - 5:] == 0).all()
+    torch.testing.assert_close(b.y[-1, :, 0], (b.x[:, :, 0] * marks).sum(0))
+    assert (b.weight[:-1] == 0).all() and (b.weight[-1] == 1).all()

@@ -79,6 +79,49 @@ class LookaheadTask:
         return self.loss(output, batch).detach()
 
 
+@dataclass(frozen=True)
+class RecallTask:
+    """Recall one value across a gap: x_t = (v_t ~ U(0, 1), marker), one marker in steps 0..T-gap-1;
+    target at the last step: the marked value. Predicting 1/2 gives MSE 1/12 ≈ 0.0833.
+
+    Every marked step lies at least ``gap`` steps before the end, so a truncated-BPTT window
+    shorter than ``gap`` never holds both the marker and the target.
+    """
+
+    length: int = 40  # T
+    batch_size: int = 64  # B
+    gap: int = 20  # the marker lies in steps 0 .. T - gap - 1
+    seed: int = 0  # data seed
+
+    name = "recall"
+    input_size = 2
+    output_size = 1
+    metric_name = "mse"
+    baseline = 1.0 / 12.0  # MSE of always predicting 1/2
+
+    def batch(self, split: str, index: int) -> Batch:
+        _check("RecallTask", self.length, self.batch_size, self.seed, split, index)
+        if not 1 <= self.gap < self.length:
+            raise ValueError(f"RecallTask: expected 1 <= gap < length ({self.length}), got {self.gap}")
+        T, B = self.length, self.batch_size
+        gen = batch_generator(self.seed, split, index)
+        values = torch.rand(T, B, generator=gen)  # (T, B)
+        where = torch.randint(0, T - self.gap, (B,), generator=gen)  # (B,)
+        marks = torch.zeros(T, B)
+        marks[where, torch.arange(B)] = 1.0
+        y = torch.zeros(T, B, 1)
+        y[-1, :, 0] = values[where, torch.arange(B)]
+        weight = torch.zeros(T, B)
+        weight[-1] = 1.0
+        return Batch(torch.stack([values, marks], dim=-1), y, weight)  # x (T, B, 2)
+
+    def loss(self, output, batch):
+        return (((output - batch.y) ** 2).sum(-1) * batch.weight).sum() / batch.weight.sum()
+
+    def metric(self, output, batch):
+        return self.loss(output, batch).detach()
+
+
 def train(model, task, *, steps: int, lr: float = 5e-3, optimizer: str = "adam", clip_norm=1.0, clip_value=None,
           tbptt=None, seed: int = 0, eval_batches: int = 4, monitor=None) -> dict:
     """Train with the Trainer (no files), then evaluate; returns steps, seconds, val loss/metric, history."""

@@ -57,7 +57,7 @@ def _tanh_prediction(model, batch) -> dict:
 
 def experiment1(out: Path, quick: bool = False) -> list[str]:
     """Gradient norm vs lag for tanh RNN, ReLU RNN, LSTM, GRU at init and after training (adding, T=100)."""
-    T, H, steps = (20, 8, 5) if quick else (100, 32, 600)
+    T, H, steps = (20, 8, 5) if quick else (100, 32, 1500)
     task = AddingTask(length=T, batch_size=32)
     batch = task.batch("val", 0)
     curves = {"init": {}, "trained": {}}
