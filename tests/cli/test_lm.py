@@ -85,3 +85,20 @@ def test_resume_from_a_checkpoint_of_another_task_is_refused(tmp_path, capsys, t
     assert main(["train", *TINY, "--text", str(text), "--out", str(out), "--resume"]) == 2
     assert "written for task='adding', this run has task='lm'" in capsys.readouterr().err
     assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_the_make_train_flags_parse_and_make_a_valid_config():
+    import re
+    import shlex
+    from pathlib import Path
+
+    from rnnkit.cli.main import build_parser
+    from rnnkit.cli.train import _all_keys
+    from rnnkit.models import jobs
+
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text().replace("\\\n", " ")
+    flags = shlex.split(re.search(r"^TRAIN_FLAGS \?= (.*)$", makefile, flags=re.M).group(1))
+    args = build_parser().parse_args(["train", *flags, "--out", "unused"])
+    values = {k: getattr(args, k) for k in _all_keys() if hasattr(args, k)}
+    config, train = jobs.from_mapping(jobs.get("lm"), values, "Makefile")
+    assert config.tokens == "char" and config.cell == "lstm" and train.max_minutes == 2 and args.threads == 1
