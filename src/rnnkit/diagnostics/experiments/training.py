@@ -114,14 +114,14 @@ def experiment7(out: Path, quick: bool = False) -> list[str]:
     runs, rows = {}, []
     for label, tbptt in (("full BPTT", None), (f"TBPTT k={k}", k)):
         torch.manual_seed(0)
-        fit = train(make("lstm", 2, H, 1), task, steps=steps, lr=5e-3, tbptt=tbptt)
+        fit = train(make("gru", 2, H, 1), task, steps=steps, lr=5e-3, tbptt=tbptt)
         runs[label] = fit
         rows.append([label, fit["val_loss"], task.baseline, f"{fit['seconds']:.0f} s"])
     plots.plot_curves(_curves(runs), Path(out) / "exp7_tbptt.png", xlabel="step",
-                      ylabel="training MSE (mean of 10 steps)", title=f"recall across >= {gap} steps, T={T}, LSTM "
+                      ylabel="training MSE (mean of 10 steps)", title=f"recall across >= {gap} steps, T={T}, GRU "
                                                                        f"H={H}: TBPTT k={k} vs full")
     save_json(out, "exp7.json", {k_: {kk: vv for kk, vv in v.items()} for k_, v in runs.items()})
     lines = [f"recall task T={T}: one marked value in steps 0..{T - gap - 1} (at least {gap} steps before the end, "
-             f"longer than the window k={k}), to be output at the last step; LSTM H={H}, Adam lr 5e-3, clip_norm 1, "
+             f"longer than the window k={k}), to be output at the last step; GRU H={H}, Adam lr 5e-3, clip_norm 1, "
              f"batch 64, {steps} optimizer steps (one per batch: only the last window has a target)", ""]
     return lines + table(["training", "val MSE", "baseline MSE (predict 1/2)", "train time"], rows)
