@@ -17,8 +17,7 @@ def one_thread():
 @pytest.mark.parametrize("cell, vanishing", [("rnn", True), ("lstm", False)])
 def test_diagnose_adding_200(tmp_path, capsys, cell, vanishing):
     out = tmp_path / cell
-    assert main(["diagnose", "--cell", cell, "--task", "adding", "--length", "200", "--hidden-size", "32",
-                 "--max-lag", "40", "--out", str(out)]) == 0
+    assert main(["diagnose", "--cell", cell, "--task", "adding", "--length", "200", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     for name in ("gradient_flow.png", "eigenvalues.png", "report.txt", "report.json"):
         assert (out / name).stat().st_size > 0
