@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from rnnkit._checks import check_choice, check_size
 from rnnkit.data.batching import Batch
+from rnnkit.data.files import decode_utf8, read_bytes
 from rnnkit.data.tasks import SPLITS, batch_generator
 
 
@@ -62,21 +63,12 @@ def _is_int(text: str) -> bool:
 def read_sequences(path) -> Sequences:
     """Labelled sequences from an ``.npz`` or ``.csv`` file (see module docs); ValueError with one line if bad."""
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ValueError(f"cannot read sequence file {name!r}: {e.strerror}") from None
+    raw = read_bytes(name, "sequence file")
     if not raw.strip():
         raise ValueError(f"sequence file {name!r} is empty")
     if name.endswith(".npz"):
         return _read_npz(name, raw)
-    if b"\x00" in raw:
-        raise ValueError(f"sequence file {name!r} looks binary, expected CSV text (or an .npz file)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"sequence file {name!r} is not UTF-8 (invalid byte at offset {e.start})") from None
+    text = decode_utf8(raw, name, "sequence file", hint=" (expected CSV text or an .npz file)")
     items, labels = [], []
     for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         cells = [c.strip() for c in row]

@@ -29,6 +29,7 @@ import torch
 
 from rnnkit._checks import check_choice, check_size
 from rnnkit.data.batching import Batch
+from rnnkit.data.files import read_utf8
 from rnnkit.data.tasks import SPLITS, batch_generator
 
 MISSING = ("", "na", "nan", "null", "none", "?")
@@ -56,7 +57,7 @@ def read_series(path, column: str = "", date_column: str = "", missing: str = "r
     check_choice("read_series", "missing", missing, MISSING_POLICIES)
     name = os.fspath(path)
     if text is None:
-        text = _read_text(name)
+        text = read_utf8(name, "CSV file")
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
     if not rows:
         raise ValueError(f"CSV file {name!r} is empty, expected a header and numeric rows")
@@ -93,21 +94,6 @@ def read_series(path, column: str = "", date_column: str = "", missing: str = "r
         known = np.flatnonzero(~gaps)
         array[gaps] = np.interp(np.flatnonzero(gaps), known, array[known])
     return Series(array, label, tuple(dates) if dates_at is not None else None, int(gaps.sum()))
-
-
-def _read_text(name: str) -> str:
-    try:
-        with open(name, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ValueError(f"cannot read CSV file {name!r}: {e.strerror}") from None
-    if b"\x00" in raw:
-        raise ValueError(f"CSV file {name!r} looks binary (it contains NUL bytes), expected CSV text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"CSV file {name!r} is not UTF-8 (invalid byte 0x{raw[e.start]:02x} at offset "
-                         f"{e.start})") from None
 
 
 def _number(cell: str) -> float | None:

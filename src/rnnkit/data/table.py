@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from rnnkit.data.files import read_utf8
+
 
 def read_csv_series(path: str | os.PathLike, column: str | int | None = None) -> torch.Tensor:
     """One numeric column of a CSV file as a float64 tensor ``(T,)``.
@@ -17,17 +19,7 @@ def read_csv_series(path: str | os.PathLike, column: str | int | None = None) ->
     the row and the column.
     """
     owner = "read_csv_series"
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ValueError(f"{owner}: cannot read {os.fspath(path)!r}: {e.strerror}") from None
-    if b"\x00" in raw:
-        raise ValueError(f"{owner}: {os.fspath(path)!r} looks binary (it contains NUL bytes), expected a CSV text file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{owner}: {os.fspath(path)!r} is not UTF-8 text, expected a CSV file") from None
+    text = read_utf8(path, f"{owner}: CSV file")
     rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
     if not rows:
         raise ValueError(f"{owner}: {os.fspath(path)!r} is empty, expected a CSV file with a numeric column")

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from rnnkit._checks import check_choice, check_size
 from rnnkit.data.batching import Batch
+from rnnkit.data.files import read_utf8
 from rnnkit.data.tasks import SPLITS, batch_generator
 
 UNK = "<unk>"
@@ -38,21 +39,7 @@ _WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]|\n")  # words (with inner apostrophes)
 
 def read_text(path: str | os.PathLike) -> str:
     """The contents of a UTF-8 text file; ValueError with one line if missing, empty, binary or not UTF-8."""
-    name = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ValueError(f"cannot read text file {name!r}: {e.strerror}") from None
-    if not raw.strip():
-        raise ValueError(f"text file {name!r} is empty, expected UTF-8 text")
-    if b"\x00" in raw:
-        raise ValueError(f"text file {name!r} looks binary (it contains NUL bytes), expected UTF-8 text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"text file {name!r} is not UTF-8 (invalid byte 0x{raw[e.start]:02x} at offset "
-                         f"{e.start}); convert it first, e.g. iconv -f latin1 -t utf-8") from None
+    text = read_utf8(path, "text file", hint="; convert it first, e.g. iconv -f latin1 -t utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
