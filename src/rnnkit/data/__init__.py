@@ -5,13 +5,7 @@ from rnnkit.data import datasets
 from rnnkit.data.batching import Batch, stream_lanes
 from rnnkit.data.chaos import lorenz, mackey_glass
 from rnnkit.data.narma import narma10
-from rnnkit.data.sequences import (
-           ClassifyTask,
-           Sequences,
-           digit_strokes,
-           pad,
-           read_sequences,
-)
+from rnnkit.data.sequences import ClassifyTask, Sequences, digit_strokes, pad, read_sequences
 from rnnkit.data.series import ForecastTask, Series, read_series
 from rnnkit.data.table import read_csv_series
 from rnnkit.data.tasks import TASKS, AddingTask, CopyTask, make_task
