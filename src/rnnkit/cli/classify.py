@@ -18,11 +18,8 @@ is refused."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.cli.train import StrictParser
-
     parser = subparsers.add_parser("classify", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     parser.add_argument("checkpoint", help="a checkpoint.pt written by rnnkit train --task classify")
     parser.add_argument("--sequences", default=None, help="an .npz or .csv of labelled sequences "
                                                           "(default: the checkpoint's test split)")

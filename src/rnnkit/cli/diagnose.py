@@ -18,13 +18,11 @@ INITS = ("auto", "default", "orthogonal", "identity", "xavier", "chrono")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.cli.train import StrictParser
     from rnnkit.data.tasks import TASKS
     from rnnkit.models import LAYERS
 
     parser = subparsers.add_parser("diagnose", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     parser.add_argument("--checkpoint", metavar="PATH", help="a checkpoint.pt written by rnnkit train "
                         "(its task and model; the flags below describe a fresh model instead)")
     parser.add_argument("--cell", choices=tuple(LAYERS), default="rnn", help="fresh model's cell (default: rnn)")

@@ -11,11 +11,8 @@ EXAMPLES = """Examples:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.cli.train import StrictParser
-
     parser = subparsers.add_parser("eval", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     parser.add_argument("checkpoint", help="a checkpoint.pt written by rnnkit train")
     parser.add_argument("--split", choices=("test", "val"), default="test", help="which batches (default: test)")
     parser.add_argument("--batches", type=int, default=10, help="how many batches (default: 10)")

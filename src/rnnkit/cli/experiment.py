@@ -15,14 +15,12 @@ EXAMPLES = """Examples:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.cli.train import StrictParser
     from rnnkit.diagnostics.experiments import EXPERIMENTS
 
     lines = "\n".join(f"  {n}. {fn.__doc__.splitlines()[0]}" for n, fn in EXPERIMENTS.items())
     parser = subparsers.add_parser("experiment", help=HELP,
                                    description=HELP + ".\n\nExperiments:\n" + lines + "\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     parser.add_argument("number", type=int, choices=tuple(EXPERIMENTS), help="which experiment (1-7)")
     parser.add_argument("--out", metavar="DIR", default="runs/experiments",
                         help="where plots, expN.json and expN.md go (default: runs/experiments)")

@@ -18,11 +18,8 @@ Nothing is written when an input is refused."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.cli.train import StrictParser
-
     parser = subparsers.add_parser("forecast", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     parser.add_argument("checkpoint", help="a checkpoint.pt written by rnnkit train --task forecast")
     parser.add_argument("--csv", default=None,
                         help="the series to forecast (default: the one it was trained on; same column names)")

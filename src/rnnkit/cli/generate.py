@@ -14,11 +14,8 @@ unknown words as <unk>. The same checkpoint, prompt and seed give the same text.
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.cli.train import StrictParser
-
     parser = subparsers.add_parser("generate", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     parser.add_argument("checkpoint", help="a checkpoint.pt written by rnnkit train --task lm")
     parser.add_argument("--prompt", default=None,
                         help="text to continue (default: a line break, i.e. start a new line)")

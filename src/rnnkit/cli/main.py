@@ -6,6 +6,7 @@ import sys
 
 from rnnkit.cli import classify, diagnose, esn, experiment, forecast, generate, info, train
 from rnnkit.cli import eval as eval_cmd
+from rnnkit.cli.parsing import StrictParser
 
 COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate,
             "forecast": forecast, "classify": classify,
@@ -17,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks in PyTorch.")
     parser.add_argument("--version", action="version", version=f"rnnkit {rnnkit.__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # every subcommand parser is strict: unknown flags are rejected with the valid ones
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=StrictParser)
     for module in COMMANDS.values():
         module.add_parser(subparsers)
     return parser

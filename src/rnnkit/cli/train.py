@@ -41,20 +41,6 @@ def _field_comments(config) -> dict[str, str]:
     return {name: text.replace("%", "%%") for name, text in found}
 
 
-class StrictParser(argparse.ArgumentParser):
-    """Rejects unknown flags with the list of valid ones; every usage error is one line, exit code 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-    def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
-        if extras:
-            valid = sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
-            self.error(f"unrecognized arguments: {' '.join(extras)}; valid options are {', '.join(valid)}")
-        return namespace, extras
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from rnnkit.init import INIT_NAMES
     from rnnkit.kernels import ENGINE_NAMES
@@ -68,7 +54,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     parser = subparsers.add_parser("train", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.__class__ = StrictParser
     choices = {"task": tuple(TASKS) + jobs.JOB_NAMES, "cell": tuple(LAYERS), "engine": ENGINE_NAMES,
                "init": INIT_NAMES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "tokens": LEVELS}
     groups = [("task and model", RunConfig, None), ("training", TrainConfig, None)]
