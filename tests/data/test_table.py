@@ -29,8 +29,8 @@ def test_default_is_the_last_column_and_no_header(tmp_path):
     pytest.param(b"\x00\x01\x02binary", "wb", "looks binary", id="binary"),
     pytest.param("a,b\n", "w", "has a header but no data rows", id="header-only"),
     pytest.param("a,b\n1,2\n3\n", "w", "row 3 has 1 columns, expected 2", id="ragged"),
-    pytest.param("a,b\n1,2\n3,x\n", "w", "row 3 column 1: expected a number, got 'x'", id="not-a-number"),
-    pytest.param("a,b\n1,2\n3,nan\n", "w", "row 3 column 1: expected a finite number, got 'nan'", id="nan"),
+    pytest.param("a,b\n1,2\n3,x\n", "w", "row 3 column 'b': expected a number, got 'x'", id="not-a-number"),
+    pytest.param("a,b\n1,2\n3,nan\n", "w", "row 3 column 'b': the value is missing", id="nan"),
 ])
 def test_bad_files(tmp_path, content, mode, message):
     with pytest.raises(ValueError, match=message):
@@ -39,9 +39,14 @@ def test_bad_files(tmp_path, content, mode, message):
 
 def test_bad_columns_and_missing_file(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n")
-    with pytest.raises(ValueError, match=r"has no column 'c' \(columns 'a', 'b'\)"):
+    with pytest.raises(ValueError, match=r"has no column 'c' \(columns: 'a', 'b'\)"):
         read_csv_series(path, "c")
     with pytest.raises(ValueError, match="has 2 columns, got column index 5"):
         read_csv_series(path, 5)
     with pytest.raises(ValueError, match="cannot read"):
         read_csv_series(tmp_path / "missing.csv")
+
+
+def test_missing_values_can_be_filled(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n3,nan\n5,6\n")
+    torch.testing.assert_close(read_csv_series(path, missing="fill"), torch.tensor([2.0, 4.0, 6.0], dtype=torch.float64))

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from rnnkit.data.series import MISSING_POLICIES
+
 HELP = "fit an echo state network on Mackey-Glass, NARMA10 or a CSV column; print NRMSE and plot"
 TASKS = ("mackey-glass", "narma10", "csv")
 EXAMPLES = """
@@ -25,6 +27,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS, default="mackey-glass", help="data (default: mackey-glass)")
     p.add_argument("--csv", help="CSV file for --task csv")
     p.add_argument("--column", help="CSV column: header name or 0-based index (default: the last)")
+    p.add_argument("--missing", choices=MISSING_POLICIES, default="reject",
+                   help="missing CSV cells (empty, NaN, NA): reject with the row number, or fill by "
+                        "interpolation (default: reject)")
     p.add_argument("--tau", type=float, default=17.0, help="Mackey-Glass delay (default: 17)")
     p.add_argument("--train", type=int, help="training steps (default: 3000 MG, 2000 NARMA, 70%% of a CSV)")
     p.add_argument("--test", type=int, help="test steps after training (default: 1000, rest of a CSV)")
@@ -67,7 +72,7 @@ def _task(args) -> Task:
     if args.task == "csv":
         if not args.csv:
             raise ValueError("--task csv needs --csv PATH")
-        series = read_csv_series(args.csv, args.column)
+        series = read_csv_series(args.csv, args.column, missing=args.missing)
         if len(series) < 20:
             raise ValueError(f"{args.csv!r}: expected at least 20 values in the column, got {len(series)}")
         train = args.train or int(0.7 * (len(series) - 1))
