@@ -180,10 +180,9 @@ class Recurrent(nn.Module):
         owner = type(self).__name__
         x = prep.x
         B = x.shape[1]
-        templates = [cell.init_state(B, x.device, x.dtype) for cell in self._cells]
         if hx is None:
-            return templates
-        template = templates[0]
+            return [cell.init_state(B, x.device, x.dtype) for cell in self._cells]
+        template = self._cells[0].init_state(B, x.device, x.dtype)  # the structure and shapes hx must have
         is_tuple = not isinstance(template, torch.Tensor)
         n = len(template) if is_tuple else 1
         names = self._component_names(n)
