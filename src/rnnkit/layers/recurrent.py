@@ -82,11 +82,9 @@ class Recurrent(nn.Module):
         self.engine = dispatch.check_engine(owner, engine)
         self.checkpoint_every = None if checkpoint_every is None else check_size(owner, "checkpoint_every",
                                                                                  checkpoint_every)
-        init_fn = rinit.resolve(owner, init)
-        rinit.check_radius(owner, spectral_radius)
         self._cells = self._build(cell_factory)
         self._check_engine_serves(owner)
-        self._initialise(init_fn, spectral_radius)
+        self._initialise(init, spectral_radius)
 
     def engine_options(self) -> dict:
         """Options passed to the engine beyond the shared signature."""
@@ -129,9 +127,13 @@ class Recurrent(nn.Module):
             layer_in = D * cells[-1].output_size
         return tuple(cells)
 
-    def _initialise(self, init_fn, spectral_radius) -> None:
+    def _initialise(self, init, spectral_radius) -> None:
+        """Validate ``init`` and ``spectral_radius`` (errors name this layer), then apply them to every cell."""
+        owner = type(self).__name__
+        scheme = rinit.resolve(owner, init)
+        rinit.check_radius(owner, spectral_radius)
         for cell in self._cells:
-            rinit.initialize(cell, init_fn, spectral_radius)
+            rinit.initialize(cell, scheme, spectral_radius)
 
     # -- forward ---------------------------------------------------------------------
     def forward(self, input, hx: State | None = None, *, lengths=None):

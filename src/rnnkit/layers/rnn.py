@@ -12,7 +12,6 @@ from functools import partial
 import torch
 from torch import nn
 
-from rnnkit import init as rinit
 from rnnkit._checks import check_bool, check_choice, check_size
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit.cells.elman import NONLINEARITIES
@@ -37,7 +36,7 @@ class _TorchLayer(Recurrent):
                              batch_first=batch_first, dropout=dropout, engine=engine,
                              checkpoint_every=checkpoint_every)
         self.reset_parameters()
-        self._initialise(_resolve_init(owner, init, spectral_radius), spectral_radius)
+        self._initialise(init, spectral_radius)
 
     def reset_parameters(self) -> None:
         """torch.nn's default, in torch.nn's order: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias."""
@@ -80,11 +79,6 @@ def _cuda_devices(device) -> list:
     if device.type == "cuda":
         return [device.index if device.index is not None else torch.cuda.current_device()]
     return []
-
-
-def _resolve_init(owner, init, spectral_radius):
-    rinit.check_radius(owner, spectral_radius)
-    return rinit.resolve(owner, init)
 
 
 class RNN(_TorchLayer):
