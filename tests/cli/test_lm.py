@@ -57,7 +57,7 @@ def test_bad_text_is_one_line_and_exit_2(tmp_path, capsys, content, text):
 
 def test_job_flag_on_a_synthetic_task_and_unknown_toml_key_are_refused(tmp_path, capsys):
     assert main(["train", "--task", "adding", "--tokens", "word", "--out", str(tmp_path / "o")]) == 2
-    assert "unknown key tokens; valid keys are task, length" in capsys.readouterr().err
+    assert "unknown key tokens for --task adding; valid keys are task, length" in capsys.readouterr().err
     config = tmp_path / "run.toml"
     config.write_text('task = "lm"\nnonlinearity = "relu"\n')
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
@@ -92,13 +92,13 @@ def test_the_make_train_flags_parse_and_make_a_valid_config():
     import shlex
     from pathlib import Path
 
+    from rnnkit import jobs
     from rnnkit.cli.main import build_parser
-    from rnnkit.cli.train import _all_keys
-    from rnnkit.models import jobs
+    from rnnkit.cli.train import _config_keys
 
     makefile = (Path(__file__).parents[2] / "Makefile").read_text().replace("\\\n", " ")
     flags = shlex.split(re.search(r"^TRAIN_FLAGS \?= (.*)$", makefile, flags=re.M).group(1))
     args = build_parser().parse_args(["train", *flags, "--out", "unused"])
-    values = {k: getattr(args, k) for k in _all_keys() if hasattr(args, k)}
+    values = {k: getattr(args, k) for k in _config_keys() if hasattr(args, k)}
     config, train = jobs.from_mapping(jobs.get("lm"), values, "Makefile")
     assert config.tokens == "char" and config.cell == "lstm" and train.max_minutes == 2 and args.threads == 1

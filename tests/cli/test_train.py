@@ -34,7 +34,8 @@ def test_toml_config_holds_the_same_fields_and_flags_win(tmp_path):
 
 
 @pytest.mark.parametrize("toml, text", [
-    pytest.param("hiden_size = 5\n", "unknown key hiden_size; valid keys are task, length, batch_size", id="key"),
+    pytest.param("hiden_size = 5\n", "unknown key hiden_size for --task adding; valid keys are task, length, "
+                 "batch_size", id="key"),
     pytest.param('lr = "fast"\n', "expected lr to be float, got str 'fast'", id="type"),
     pytest.param("steps = 2.5\n", "expected steps to be int, got float 2.5", id="int"),
     pytest.param("[model]\ncell = 'lstm'\n", "expected flat keys, got table(s) model", id="table"),

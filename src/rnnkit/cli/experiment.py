@@ -15,7 +15,7 @@ EXAMPLES = """Examples:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from rnnkit.diagnostics.experiments import EXPERIMENTS
+    from rnnkit.jobs.experiments import EXPERIMENTS
 
     lines = "\n".join(f"  {n}. {fn.__doc__.splitlines()[0]}" for n, fn in EXPERIMENTS.items())
     parser = subparsers.add_parser("experiment", help=HELP,
@@ -31,27 +31,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-    from pathlib import Path
+    from rnnkit.cli.parsing import fail, output_dir, set_threads
+    from rnnkit.jobs.experiments import run_experiment
 
-    import torch
-
-    from rnnkit.cli.train import fail
-    from rnnkit.diagnostics.experiments import EXPERIMENTS
-
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        return fail("experiment", f"output directory {out} exists and is a file")
-    if args.threads < 1:
-        return fail("experiment", f"expected --threads >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
-    out.mkdir(parents=True, exist_ok=True)
-    experiment = EXPERIMENTS[args.number]
-    start = time.perf_counter()
-    lines = experiment(out, quick=args.quick)
-    seconds = time.perf_counter() - start
-    header = f"Experiment {args.number}: {experiment.__doc__.splitlines()[0]}"
-    text = "\n".join([header, "", *lines, "", f"wall time {seconds:.0f} s (torch threads: {args.threads})"])
-    (out / f"exp{args.number}.md").write_text(text + "\n")
-    print(text)
+    try:
+        out = output_dir(args.out)
+        set_threads(args.threads)
+    except ValueError as exc:
+        return fail("experiment", str(exc))
+    print(run_experiment(args.number, out, quick=args.quick, threads=args.threads))
     return 0

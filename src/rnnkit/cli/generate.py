@@ -33,11 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from rnnkit.cli.train import fail
-    from rnnkit.data.text import tokenize
-    from rnnkit.models import jobs
-    from rnnkit.models.jobs import lm
-    from rnnkit.models.sampling import sample
+    from rnnkit.cli.parsing import fail
+    from rnnkit.jobs import lm, load_for
     from rnnkit.train import CheckpointError
 
     try:
@@ -47,24 +44,14 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"expected --temperature >= 0, got {args.temperature}")
         if args.top_k is not None and args.top_k < 1:
             raise ValueError(f"expected --top-k >= 1, got {args.top_k}")
-        ckpt = jobs.load_for(args.checkpoint, "lm", "generate")
-        config, vocab, model = lm.restore(ckpt, args.checkpoint)
-        prompt = lm.default_prompt(vocab) if args.prompt is None else tokenize(args.prompt, vocab.level)
-        if not prompt:
-            raise ValueError("the prompt is empty; give at least one character or leave --prompt out")
-        unknown = vocab.unknown(prompt)
-        if unknown and vocab.level == "char":
-            shown = ", ".join(repr(t) for t in unknown[:10])
-            raise ValueError(f"the prompt has {len(unknown)} character(s) outside the model's vocabulary of "
-                             f"{len(vocab) - 1} characters: {shown}")
+        restored = lm.restore(load_for(args.checkpoint, "lm", "generate"), args.checkpoint)
+        prompt, unknown = lm.read_prompt(restored.transforms["vocab"], args.prompt)
     except (ValueError, TypeError, CheckpointError) as exc:
         return fail("generate", str(exc))
     if unknown:
         print(f"rnnkit generate: {len(unknown)} prompt word(s) not in the vocabulary are read as <unk>: "
               f"{', '.join(repr(t) for t in unknown[:10])}", file=sys.stderr)
     torch.set_num_threads(1)
-    ids = vocab.encode(prompt)
-    new = sample(model, ids, args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed,
-                 exclude=(0,))
-    print(vocab.decode(torch.cat([ids, new])))
+    print(lm.continuation(restored, prompt, args.length, temperature=args.temperature, top_k=args.top_k,
+                          seed=args.seed))
     return 0

@@ -1,7 +1,12 @@
-"""The parser every ``rnnkit`` subcommand gets: one-line usage errors that list the valid options."""
+"""What every ``rnnkit`` subcommand shares: the strict parser, flags made from config fields, one-line errors."""
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from rnnkit._fields import choices_of, help_of, kinds
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -16,3 +21,72 @@ class StrictParser(argparse.ArgumentParser):
             valid = sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
             self.error(f"unrecognized arguments: {' '.join(extras)}; valid options are {', '.join(valid)}")
         return namespace, extras
+
+
+def fail(command: str, message: str) -> int:
+    """One clear line on stderr and exit code 2 (usage errors and bad files)."""
+    print(f"rnnkit {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _optional(kind):
+    """A type for fields that may be None: 'none' (any case) gives None."""
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_config_flags(group, config, seen: dict | None = None, *, keep_defaults: bool = False) -> None:
+    """One ``--flag`` per field of the config dataclass ``config``, with its help text and choices.
+
+    Flags are left out of the namespace unless given (``argparse.SUPPRESS``), so a TOML file
+    and the config's own defaults fill the rest; ``keep_defaults`` sets the field's default
+    instead. ``seen`` (flag name -> default shown) skips fields an earlier config already made.
+    """
+    seen = {} if seen is None else seen
+    for f in fields(config):
+        if f.name in seen:
+            continue
+        default = f.default if f.default is not MISSING else None
+        seen[f.name] = default
+        flag = "--" + f.name.replace("_", "-")
+        given = default if keep_defaults else argparse.SUPPRESS
+        text = f"{help_of(f)} (default: {default})".replace("%", "%%")
+        types = kinds(f)
+        if types[0] == "bool":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=given, help=text)
+            continue
+        kind = {"int": int, "float": float, "str": str}[types[0]]
+        choices = choices_of(f)
+        group.add_argument(flag, dest=f.name, default=given, choices=choices,
+                           type=_optional(kind) if "None" in types else kind,
+                           metavar=None if choices else types[0].upper(),
+                           help=text + (" ('none' turns it off)" if "None" in types and kind is not str else ""))
+
+
+def output_dir(path: str) -> Path:
+    """``path`` as an output directory: ValueError if it exists and is not a directory."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {out} exists and is a file")
+    return out
+
+
+def output_file(path) -> Path:
+    """``path`` as a file to write: ValueError if it is a directory or its directory does not exist."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"output {path} is a directory, expected a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"output directory {path.parent} does not exist")
+    return path
+
+
+def set_threads(threads: int) -> None:
+    """torch CPU threads for this process (ValueError below 1)."""
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"expected --threads >= 1, got {threads}")
+    torch.set_num_threads(threads)

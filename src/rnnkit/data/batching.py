@@ -6,15 +6,36 @@ the Trainer carries the recurrent state from one window to the next. When severa
 sequences follow each other in one lane of a streamed batch (:func:`stream_lanes`),
 ``resets[t, b]`` marks the step where a new sequence starts, and the model zeroes that
 sample's state just before step ``t``.
+
+Generated data is a pure function of ``(seed, split, index)`` (:func:`batch_generator`),
+so a run's data position is one integer and a resumed run sees the same batches.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
 import torch
 
-from rnnkit._checks import check_size, check_tensor
+from rnnkit._checks import check_choice, check_size, check_tensor
+
+SPLITS = ("train", "val", "test")
+
+
+def batch_generator(seed: int, split: str, index: int) -> torch.Generator:
+    """A generator seeded by a hash of ``(seed, split, index)``: same triple, same batch."""
+    digest = hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
+
+
+def check_request(owner: str, length: int, batch_size: int, seed: int, split: str, index: int) -> None:
+    """Validate a generated task's settings and one ``batch(split, index)`` request."""
+    check_size(owner, "length", length, minimum=2)
+    check_size(owner, "batch_size", batch_size)
+    check_size(owner, "seed", seed, minimum=0)
+    check_choice(owner, "split", split, SPLITS)
+    check_size(owner, "index", index, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -72,9 +93,11 @@ class Batch:
         for start in range(0, self.length, k):
             yield self.window(start, min(start + k, self.length))
 
-    def to(self, device) -> "Batch":
-        """The batch on ``device``."""
-        return replace(self, x=self.x.to(device), y=self.y.to(device), weight=self.weight.to(device),
+    def to(self, device=None, dtype: torch.dtype | None = None) -> "Batch":
+        """The batch on ``device``, its floating-point fields (x, real y, weight) in ``dtype`` if given."""
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device=device, dtype=dtype if dtype is not None and t.is_floating_point() else None)
+        return replace(self, x=move(self.x), y=move(self.y), weight=move(self.weight),
                        resets=None if self.resets is None else self.resets.to(device))
 
 

@@ -27,9 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit._checks import check_choice, check_size
-from rnnkit.data.batching import Batch
+from rnnkit.data.batching import SPLITS, Batch, batch_generator
 from rnnkit.data.files import decode_utf8, read_bytes
-from rnnkit.data.tasks import SPLITS, batch_generator
 
 
 @dataclass(frozen=True, eq=False)

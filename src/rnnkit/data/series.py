@@ -28,9 +28,8 @@ import numpy as np
 import torch
 
 from rnnkit._checks import check_choice, check_size
-from rnnkit.data.batching import Batch
+from rnnkit.data.batching import SPLITS, Batch, batch_generator
 from rnnkit.data.files import read_utf8
-from rnnkit.data.tasks import SPLITS, batch_generator
 
 MISSING = ("", "na", "nan", "null", "none", "?")
 MISSING_POLICIES = ("reject", "fill")

@@ -15,35 +15,20 @@ predicting 1 gives ``MSE = Var(v_i + v_j) = 2/12 = 1/6 ≈ 0.167``.
 blanks, a delimiter and 10 blanks (length T + 20); the target is blank for T + 10
 steps, then the 10 symbols. A memoryless model that outputs blank and then a uniform
 guess has cross-entropy ``10 ln 8 / (T + 20)`` averaged over all steps.
+
+**Recall across a gap** and **look-ahead** (the TBPTT and bidirectional experiments of
+``docs/experiments.md``): see :class:`RecallTask` and :class:`LookaheadTask`.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from rnnkit._checks import check_choice, check_size
-from rnnkit.data.batching import Batch
-
-SPLITS = ("train", "val", "test")
-
-
-def batch_generator(seed: int, split: str, index: int) -> torch.Generator:
-    """A generator seeded by a hash of ``(seed, split, index)``: same triple, same batch."""
-    digest = hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
-
-
-def _check(owner: str, length: int, batch_size: int, seed: int, split: str, index: int) -> None:
-    check_size(owner, "length", length, minimum=2)
-    check_size(owner, "batch_size", batch_size)
-    check_size(owner, "seed", seed, minimum=0)
-    check_choice(owner, "split", split, SPLITS)
-    check_size(owner, "index", index, minimum=0)
-
+from rnnkit._checks import check_choice
+from rnnkit.data.batching import Batch, batch_generator, check_request
 
 def _weighted_mean(per_step: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """sum(w * l) / sum(w) over (T, B); zero (with a graph) when no step has weight."""
@@ -66,7 +51,7 @@ class AddingTask:
 
     def batch(self, split: str, index: int) -> Batch:
         """Batch ``index`` of ``split``: x (T, B, 2), y (T, B, 1), weight (T, B) one at t = T-1."""
-        _check("AddingTask", self.length, self.batch_size, self.seed, split, index)
+        check_request("AddingTask", self.length, self.batch_size, self.seed, split, index)
         T, B = self.length, self.batch_size
         gen = batch_generator(self.seed, split, index)
         values = torch.rand(T, B, generator=gen)  # (T, B)
@@ -116,7 +101,7 @@ class CopyTask:
 
     def batch(self, split: str, index: int) -> Batch:
         """Batch ``index`` of ``split``: x (T+20, B, 10) one-hot, y (T+20, B) classes, weight all ones."""
-        _check("CopyTask", self.length, self.batch_size, self.seed, split, index)
+        check_request("CopyTask", self.length, self.batch_size, self.seed, split, index)
         T, B, R = self.length, self.batch_size, self.recall
         gen = batch_generator(self.seed, split, index)
         data = torch.randint(0, self.symbols, (R, B), generator=gen)  # (R, B)
@@ -142,12 +127,99 @@ class CopyTask:
         return (right.sum() / recall.sum()).detach().float()
 
 
-TASKS = {"adding": AddingTask, "copy": CopyTask}
+@dataclass(frozen=True)
+class LookaheadTask:
+    """Needs future context: x_t ~ U(0, 1), target y_t = x_(t+shift) (0 past the end); MSE per step.
+
+    A causal model can at best predict E[x] = 1/2 where the future is unseen: MSE 1/12 ≈ 0.0833
+    on the steps with a target in the future (all but the last ``shift``, whose target is 0).
+    """
+
+    length: int = 20  # T
+    batch_size: int = 64  # B
+    seed: int = 0  # data seed
+    shift: int = 3  # how far ahead the target looks
+
+    name = "lookahead"
+    input_size = 1
+    output_size = 1
+    metric_name = "mse"
+
+    @property
+    def baseline(self) -> float:
+        """MSE of the best causal predictor (1/2 where a future value is asked, 0 at the end)."""
+        return (self.length - self.shift) / self.length / 12.0
+
+    def batch(self, split: str, index: int) -> Batch:
+        """Batch ``index`` of ``split``: x (T, B, 1), y (T, B, 1), weight all ones."""
+        check_request("LookaheadTask", self.length, self.batch_size, self.seed, split, index)
+        if not 1 <= self.shift < self.length:
+            raise ValueError(f"LookaheadTask: expected 1 <= shift < length ({self.length}), got {self.shift}")
+        gen = batch_generator(self.seed, split, index)
+        x = torch.rand(self.length, self.batch_size, 1, generator=gen)  # (T, B, 1)
+        y = torch.zeros_like(x)
+        y[:-self.shift] = x[self.shift:]
+        return Batch(x, y, torch.ones(self.length, self.batch_size))
+
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean squared error over every step."""
+        return ((output - batch.y) ** 2).mean()
+
+    def metric(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.loss(output, batch).detach()
+
+
+@dataclass(frozen=True)
+class RecallTask:
+    """Recall one value across a gap: x_t = (v_t ~ U(0, 1), marker), one marker in steps 0..T-gap-1;
+    target at the last step: the marked value. Predicting 1/2 gives MSE 1/12 ≈ 0.0833.
+
+    Every marked step lies at least ``gap`` steps before the end, so a truncated-BPTT window
+    shorter than ``gap`` never holds both the marker and the target.
+    """
+
+    length: int = 40  # T
+    batch_size: int = 64  # B
+    seed: int = 0  # data seed
+    gap: int = 20  # the marker lies in steps 0 .. T - gap - 1
+
+    name = "recall"
+    input_size = 2
+    output_size = 1
+    metric_name = "mse"
+    baseline = 1.0 / 12.0  # MSE of always predicting 1/2
+
+    def batch(self, split: str, index: int) -> Batch:
+        """Batch ``index`` of ``split``: x (T, B, 2), y (T, B, 1), weight (T, B) one at t = T-1."""
+        check_request("RecallTask", self.length, self.batch_size, self.seed, split, index)
+        if not 1 <= self.gap < self.length:
+            raise ValueError(f"RecallTask: expected 1 <= gap < length ({self.length}), got {self.gap}")
+        T, B = self.length, self.batch_size
+        gen = batch_generator(self.seed, split, index)
+        values = torch.rand(T, B, generator=gen)  # (T, B)
+        where = torch.randint(0, T - self.gap, (B,), generator=gen)  # (B,)
+        marks = torch.zeros(T, B)
+        marks[where, torch.arange(B)] = 1.0
+        y = torch.zeros(T, B, 1)
+        y[-1, :, 0] = values[where, torch.arange(B)]
+        weight = torch.zeros(T, B)
+        weight[-1] = 1.0
+        return Batch(torch.stack([values, marks], dim=-1), y, weight)  # x (T, B, 2)
+
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean squared error at the target step."""
+        return _weighted_mean(((output - batch.y) ** 2).sum(dim=-1), batch.weight)
+
+    def metric(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.loss(output, batch).detach()
+
+
+TASKS = {"adding": AddingTask, "copy": CopyTask, "recall": RecallTask, "lookahead": LookaheadTask}
 
 
 def make_task(name: str, length: int = 100, batch_size: int = 64, seed: int = 0):
     """The task called ``name`` (one of ``TASKS``) with these settings."""
     check_choice("make_task", "task", name, tuple(TASKS))
     task = TASKS[name](length=length, batch_size=batch_size, seed=seed)
-    _check(type(task).__name__, length, batch_size, seed, "train", 0)
+    check_request(type(task).__name__, length, batch_size, seed, "train", 0)
     return task

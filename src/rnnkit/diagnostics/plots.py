@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rnnkit._write import atomic_write
+
 
 def _pyplot():
     try:
@@ -20,11 +22,12 @@ def _save(fig, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    fig.clf()
-    import matplotlib.pyplot as plt
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, dpi=110, format=path.suffix[1:] or "png"))
+    finally:
+        import matplotlib.pyplot as plt
 
-    plt.close(fig)
+        plt.close(fig)
     return path
 
 

@@ -6,11 +6,14 @@ not touched) and returns a :class:`Diagnosis` that renders as text or as a JSON-
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
+from rnnkit._write import atomic_write
 from rnnkit.diagnostics.alarms import Alarm, cell_kind, flow_alarms
 from rnnkit.diagnostics.flow import GradientFlow, find_recurrent, gradient_flow
 from rnnkit.diagnostics.gates import GateStats, gate_stats
@@ -104,10 +107,22 @@ def diagnose(model: torch.nn.Module, batch, loss_fn, *, threshold: float = 1e-6,
                      flow_alarms(flow, kind, threshold), dict(info or {}))
 
 
-def _double(batch):
-    if isinstance(batch, torch.Tensor):
-        return batch.double()
-    from dataclasses import replace
 
-    return replace(batch, x=batch.x.double(), y=batch.y.double() if batch.y.is_floating_point() else batch.y,
-                   weight=batch.weight.double())
+def _double(batch):
+    """A tensor or a :class:`~rnnkit.data.Batch` in float64."""
+    return batch.double() if isinstance(batch, torch.Tensor) else batch.to(dtype=torch.float64)
+
+
+def write_report(diagnosis: Diagnosis, out, *, title: str) -> list[Path]:
+    """The plots (gradient flow, eigenvalues, gates), ``report.txt`` and ``report.json`` in ``out``; their paths."""
+    from rnnkit.diagnostics import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [plots.plot_gradient_flow(diagnosis.flow, out / "gradient_flow.png", title=title),
+               plots.plot_eigenvalues(diagnosis.spectra, out / "eigenvalues.png")]
+    if diagnosis.gates:
+        written.append(plots.plot_gates(diagnosis.gates, out / "gates.png"))
+    written.append(atomic_write(out / "report.txt", diagnosis.text() + "\n"))
+    written.append(atomic_write(out / "report.json", json.dumps(diagnosis.to_dict(), indent=1) + "\n"))
+    return written

@@ -2,8 +2,8 @@
 
 A checkpoint is a ``torch.save`` of plain containers (dicts, lists, tuples, tensors,
 numbers, strings), so :func:`load_checkpoint` reads it with ``weights_only=True`` and
-never runs code. It is written to a temporary file in the same directory, flushed and
-fsync'ed, then renamed over the old one with ``os.replace``: a reader (or a run killed
+never runs code. It is written with rnnkit's one atomic write (a temporary file in the same directory,
+flushed and fsync'ed, then renamed over the old one with ``os.replace``): a reader (or a run killed
 at any instant, even by SIGKILL) sees the old checkpoint or the new one, never half of one.
 
 Contents: ``format``, ``rnnkit_version``, ``step``, ``position`` (the data position),
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from rnnkit._write import atomic_write
 
 FORMAT = "rnnkit-checkpoint-1"
 
@@ -30,26 +31,8 @@ class CheckpointError(Exception):
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save(obj)`` to ``path`` via a fsync'ed temporary file and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    """``torch.save(obj)`` to ``path`` atomically (:func:`rnnkit._write.atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -7,16 +7,19 @@ every test origin and every step of the horizon.
 """
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from rnnkit._fields import check_fields, option
 from rnnkit.data.datasets import sunspots_csv
 from rnnkit.data.series import MISSING_POLICIES, ForecastTask, Series, read_series
+from rnnkit.init import INIT_NAMES
+from rnnkit.jobs.base import CELLS, Built, EvalOptions, Restored, checkpoint_fields, load_weights, restore_config
+from rnnkit.kernels import ENGINE_NAMES
 from rnnkit.models.forecaster import MODES, Forecaster, errors, naive, seasonal_naive, truths
-from rnnkit.models.jobs import Built, check_config, load_weights, restore_config
+from rnnkit.train.checkpoint import CheckpointError
 
 NAME = "forecast"
 BUNDLED_SERIES = "sunspots"
@@ -25,39 +28,39 @@ TRAIN_DEFAULTS = {"steps": 1500, "lr": 0.005, "eval_every": 100, "eval_batches":
 
 
 @dataclass(frozen=True)
-class Config:
+class ForecastConfig:
     """A forecasting run: the series, the window and horizon, the model."""
 
-    csv: str = BUNDLED_SERIES  # forecast: a CSV file, or "sunspots" for the bundled yearly series 1700-2008
-    column: str = ""  # forecast: the value column (header name or 0-based index); "" = the last column
-    date_column: str = ""  # forecast: a date/label column for the output CSV and plot ("" = none; sunspots: YEAR)
-    missing: str = "reject"  # forecast: a missing value is "reject"ed (naming its row) or "fill"ed by interpolation
-    length: int = 24  # T: the input window, in steps of the series
-    horizon: int = 2  # forecast: K, steps forecast from each window
-    mode: str = "direct"  # forecast: "direct" (all K at once) or "autoregressive" (one step, fed back)
-    season: int = 11  # forecast: the seasonal-naive baseline's period (sunspots: the 11-year cycle)
-    transform: str = "none"  # forecast: "none" or "sqrt" (model sqrt(max(s, 0)); forecasts are squared back)
-    val_fraction: float = 0.15  # forecast: the part of the series before the test part used for validation
-    test_fraction: float = 0.15  # forecast: the last part of the series, whose values are forecast in the test
-    batch_size: int = 32  # windows per batch
-    data_seed: int = 0  # seed of the windows' positions
-    cell: str = "lstm"  # "rnn" (tanh), "lstm" or "gru"
-    hidden_size: int = 32  # H
-    num_layers: int = 1  # stacked recurrent layers
-    engine: str = "auto"  # engine name, one of rnnkit.kernels.ENGINE_NAMES
-    init: str = "default"  # initialisation name, one of rnnkit.init.INIT_NAMES
+    csv: str = option(BUNDLED_SERIES, "forecast: a CSV file, or \"sunspots\" for the bundled yearly series 1700-2008")
+    column: str = option("", "forecast: the value column (header name or 0-based index); \"\" = the last column")
+    date_column: str = option("", "forecast: a date/label column for the output CSV and plot (\"\" = none; sunspots: YEAR)")
+    missing: str = option("reject", "forecast: a missing value is \"reject\"ed (naming its row) or \"fill\"ed by interpolation",
+                          choices=MISSING_POLICIES)
+    length: int = option(24, "T: the input window, in steps of the series")
+    horizon: int = option(2, "forecast: K, steps forecast from each window")
+    mode: str = option("direct", "forecast: \"direct\" (all K at once) or \"autoregressive\" (one step, fed back)",
+                       choices=MODES)
+    season: int = option(11, "forecast: the seasonal-naive baseline's period (sunspots: the 11-year cycle)")
+    transform: str = option("none", "forecast: \"none\" or \"sqrt\" (model sqrt(max(s, 0)); forecasts are squared back)",
+                            choices=TRANSFORMS)
+    val_fraction: float = option(0.15, "forecast: the part of the series before the test part used for validation")
+    test_fraction: float = option(0.15, "forecast: the last part of the series, whose values are forecast in the test")
+    batch_size: int = option(32, "windows per batch")
+    data_seed: int = option(0, "seed of the windows' positions")
+    cell: str = option("lstm", "\"rnn\" (tanh), \"lstm\" or \"gru\"", choices=CELLS)
+    hidden_size: int = option(32, "H")
+    num_layers: int = option(1, "stacked recurrent layers")
+    engine: str = option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
+    init: str = option("default", "the initialisation", choices=INIT_NAMES)
 
     def __post_init__(self) -> None:
-        check_config(self)
-        if self.missing not in MISSING_POLICIES:
-            raise ValueError(f"--missing: expected one of {', '.join(MISSING_POLICIES)}, got {self.missing!r}")
-        if self.transform not in TRANSFORMS:
-            raise ValueError(f"--transform: expected one of {', '.join(TRANSFORMS)}, got {self.transform!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"--mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
+        check_fields(self)
 
 
-def load_series(config: Config, csv: str | None = None) -> Series:
+Config = ForecastConfig
+
+
+def load_series(config: ForecastConfig, csv: str | None = None) -> Series:
     """The configured series (or the one in ``csv``), read with the config's column and missing policy."""
     path = config.csv if csv is None else csv
     if path == BUNDLED_SERIES:
@@ -66,28 +69,28 @@ def load_series(config: Config, csv: str | None = None) -> Series:
     return read_series(path, config.column, config.date_column, config.missing)
 
 
-def make_model(config: Config) -> Forecaster:
+def make_model(config: ForecastConfig) -> Forecaster:
     return Forecaster(1, config.hidden_size, config.horizon, config.num_layers, cell=config.cell, mode=config.mode,
                       engine=config.engine, init=None if config.init == "default" else config.init)
 
 
-def forward_transform(config: Config, values: np.ndarray) -> np.ndarray:
+def forward_transform(config: ForecastConfig, values: np.ndarray) -> np.ndarray:
     """The series as the model sees it before normalisation."""
     return np.sqrt(np.maximum(values, 0.0)) if config.transform == "sqrt" else values
 
 
-def inverse_transform(config: Config, values: np.ndarray) -> np.ndarray:
+def inverse_transform(config: ForecastConfig, values: np.ndarray) -> np.ndarray:
     return np.maximum(values, 0.0) ** 2 if config.transform == "sqrt" else values
 
 
-def make_task(config: Config, values: np.ndarray, mean: float, std: float) -> ForecastTask:
+def make_task(config: ForecastConfig, values: np.ndarray, mean: float, std: float) -> ForecastTask:
     """Windows of z = (f(s) - mean) / std, f the transform; mean and std are of f(s) on the training part."""
     z = torch.tensor((forward_transform(config, values) - mean) / std, dtype=torch.float32)
     return ForecastTask(z, config.length, config.horizon, config.batch_size, config.data_seed,
                         config.val_fraction, config.test_fraction)
 
 
-def build(config: Config) -> Built:
+def build(config: ForecastConfig) -> Built:
     """Read the series, fit the normalisation on its training part, cut windows, build the model."""
     series = load_series(config)
     n = series.values.size
@@ -99,22 +102,27 @@ def build(config: Config) -> Built:
     mean, std = float(seen.mean()), float(seen.std())
     std = std if std > 0 else 1.0
     task = make_task(config, series.values, mean, std)
-    run_fields = {"job": asdict(config), "task_mean": mean, "task_std": std, "task_series": series.name,
-                  "model_cell": config.cell, "model_hidden_size": config.hidden_size,
-                  "model_num_layers": config.num_layers, "model_horizon": config.horizon, "model_mode": config.mode}
+    run_fields = checkpoint_fields(config, task_mean=mean, task_std=std, task_series=series.name,
+                                   model_cell=config.cell, model_hidden_size=config.hidden_size,
+                                   model_num_layers=config.num_layers, model_horizon=config.horizon,
+                                   model_mode=config.mode)
     return Built(config, task, make_model(config), run_fields, {"series": series})
 
 
-def restore(ckpt: dict, path):
-    """``(config, mean, std, model)`` from a ``forecast`` checkpoint."""
-    config = restore_config(sys.modules[__name__], ckpt, path)
+def restore(ckpt: dict, path) -> Restored:
+    """The model and the normalisation (``transforms["mean"]``, ``["std"]``) from a ``forecast`` checkpoint."""
+    config = restore_config(ForecastConfig, NAME, ckpt, path)
+    try:
+        transforms = {"mean": float(ckpt["config"]["task_mean"]), "std": float(ckpt["config"]["task_std"])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} lacks the series normalisation: {exc}") from None
     model = make_model(config)
     load_weights(model, ckpt, path)
-    return config, float(ckpt["config"]["task_mean"]), float(ckpt["config"]["task_std"]), model
+    return Restored(config, model, transforms, int(ckpt.get("step", 0)))
 
 
 def forecasts(model: Forecaster, task: ForecastTask, split: str, values: np.ndarray, mean: float, std: float,
-              config: Config) -> dict:
+              config: ForecastConfig) -> dict:
     """Origins ``(n,)`` and truth / model / naive / seasonal forecasts ``(n, K)`` in the series' units."""
     origins = task.origins(split)
     model.eval()
@@ -125,7 +133,7 @@ def forecasts(model: Forecaster, task: ForecastTask, split: str, values: np.ndar
             "naive": naive(values, o, task.horizon), "seasonal": seasonal_naive(values, o, task.horizon, config.season)}
 
 
-def beyond(model: Forecaster, config: Config, values: np.ndarray, mean: float, std: float) -> np.ndarray:
+def beyond(model: Forecaster, config: ForecastConfig, values: np.ndarray, mean: float, std: float) -> np.ndarray:
     """The K values after the end of the series, ``(K,)``, in the series' units."""
     z = (forward_transform(config, values[-config.length:]) - mean) / std
     x = torch.tensor(z, dtype=torch.float32)[:, None, None]  # (W, 1, 1)
@@ -149,9 +157,15 @@ def report(trainer, built: Built) -> list[str]:
     return score_lines(result, "test", config.season)
 
 
-def evaluate(ckpt: dict, path, split: str) -> list[str]:
+def evaluate(restored: Restored, split: str, options: EvalOptions) -> list[str]:
     """``rnnkit eval``: the error table on ``split`` of the series the checkpoint was trained on."""
-    config, mean, std, model = restore(ckpt, path)
-    series = load_series(config)
+    result, _ = predictions(restored, split)
+    return score_lines(result, split, restored.config.season)
+
+
+def predictions(restored: Restored, split: str, csv: str | None = None) -> tuple[dict, Series]:
+    """:func:`forecasts` of a restored model on ``split`` of its own series (or the one in ``csv``)."""
+    config, mean, std = restored.config, restored.transforms["mean"], restored.transforms["std"]
+    series = load_series(config, csv)
     task = make_task(config, series.values, mean, std)
-    return score_lines(forecasts(model, task, split, series.values, mean, std, config), split, config.season)
+    return forecasts(restored.model, task, split, series.values, mean, std, config), series

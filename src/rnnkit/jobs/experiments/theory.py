@@ -12,10 +12,11 @@ from torch import nn
 import rnnkit
 from rnnkit.data.tasks import AddingTask
 from rnnkit.diagnostics import plots
-from rnnkit.diagnostics.experiments.common import make, save_json, table, train
 from rnnkit.diagnostics.flow import gradient_flow
 from rnnkit.diagnostics.jacobian import jacobian_products
 from rnnkit.diagnostics.spectral import power_iteration, rate_from_logs, spectrum
+from rnnkit.jobs.experiments.common import make, save_json, table, train
+from rnnkit.models import SequenceModel
 
 CELLS = ("tanh", "relu", "lstm", "gru")
 
@@ -23,15 +24,9 @@ CELLS = ("tanh", "relu", "lstm", "gru")
 def _ratios(model, batch, loss) -> torch.Tensor:
     """(T,) ||dL/dh_(T-k)|| / ||dL/dh_T|| for k = 0..T-1, on a float64 copy."""
     model = copy.deepcopy(model).double()
-    flow = gradient_flow(model, _double(batch), loss)
+    flow = gradient_flow(model, batch.to(dtype=torch.float64), loss)
     lags = flow.by_lag()
     return lags / lags[0]
-
-
-def _double(batch):
-    from dataclasses import replace
-
-    return replace(batch, x=batch.x.double(), y=batch.y.double(), weight=batch.weight.double())
 
 
 def _decay(ratios: torch.Tensor) -> float:
@@ -127,7 +122,8 @@ def experiment2(out: Path, quick: bool = False) -> list[str]:
         power[f"rho {rho}: ||h_t||/||h_0||"] = (ts, (run.norms / run.norms[0]).tolist())
         reference[f"rho {rho}: rho^t"] = (ts, [rho ** t for t in ts])
         torch.manual_seed(0)
-        linear = _LinearModel(H, rho)
+        linear = SequenceModel.around(rnnkit.Recurrent(partial(LinearCell, hidden_size=H, radius=rho), input_size=2),
+                                      1)  # a linear recurrent layer and a linear read-out
         r_lin = _ratios(linear, batch, task.loss)
         torch.manual_seed(0)
         tanh = make("tanh", 2, H, 1, spectral_radius=rho)
@@ -146,16 +142,3 @@ def experiment2(out: Path, quick: bool = False) -> list[str]:
     return lines + table(["rho", "power: measured rate", f"power: ‖h_{T}‖/‖h_0‖", f"rho^{T}",
                           "linear RNN: gradient rate/step", f"linear: ratio k={T - 1}", "tanh RNN: gradient rate/step",
                           f"tanh: ratio k={T - 1}"], rows)
-
-
-class _LinearModel(nn.Module):
-    """A linear recurrent layer (:class:`LinearCell`) and a linear read-out."""
-
-    def __init__(self, hidden: int, radius: float) -> None:
-        super().__init__()
-        self.rnn = rnnkit.Recurrent(partial(LinearCell, hidden_size=hidden, radius=radius), input_size=2)
-        self.head = nn.Linear(hidden, 1)
-
-    def forward(self, x, state=None, resets=None):
-        out, state = self.rnn(x, state)
-        return self.head(out), state

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import lzma
 import math
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
+from rnnkit._fields import check_fields, option
 from rnnkit.data.datasets import shakespeare
 from rnnkit.data.text import LEVELS, TextTask, Vocabulary, read_text, tokenize, unigram_nats
-from rnnkit.models.jobs import Built, check_config, load_weights, restore_config
+from rnnkit.init import INIT_NAMES
+from rnnkit.jobs.base import CELLS, Built, EvalOptions, Restored, checkpoint_fields, load_weights, restore_config
+from rnnkit.kernels import ENGINE_NAMES
 from rnnkit.models.language import LanguageModel, evaluate_nats
 from rnnkit.models.sampling import sample
+from rnnkit.train.checkpoint import CheckpointError
 
 NAME = "lm"
 BUNDLED_TEXT = "shakespeare"
@@ -26,46 +29,47 @@ TRAIN_DEFAULTS = {"lr": 0.002, "eval_every": 250, "eval_batches": 8, "checkpoint
 
 
 @dataclass(frozen=True)
-class Config:
+class LMConfig:
     """A language model run: the text, its tokens, the model."""
 
-    text: str = BUNDLED_TEXT  # lm: a UTF-8 text file, or "shakespeare" for the bundled corpus
-    tokens: str = "char"  # lm: "char" or "word" tokens
-    max_vocab: int = 5000  # lm: at most this many tokens (<unk> included); rarer ones become <unk>
-    min_count: int = 1  # lm: a token seen fewer times in the training part becomes <unk>
-    val_fraction: float = 0.1  # share of the data (just before the test part, or drawn at random) for validation
-    test_fraction: float = 0.05  # share of the data (the last part, or drawn at random) held out for testing
-    length: int = 128  # T: tokens per training window (BPTT length, or use --tbptt)
-    batch_size: int = 32  # windows per batch
-    data_seed: int = 0  # seed of the windows' positions
-    cell: str = "lstm"  # "rnn" (tanh), "lstm" or "gru"
-    embed_size: int = 64  # lm: E, the token embedding size
-    hidden_size: int = 256  # H
-    num_layers: int = 1  # stacked recurrent layers
-    dropout: float = 0.0  # lm: dropout on embeddings, between layers and before the read-out
-    tie_weights: bool = False  # lm: share the embedding with the read-out (needs embed_size == hidden_size)
-    engine: str = "auto"  # engine name, one of rnnkit.kernels.ENGINE_NAMES
-    init: str = "default"  # initialisation name, one of rnnkit.init.INIT_NAMES
-    sample_length: int = 400  # lm: tokens generated after training (0: none)
-    temperature: float = 0.8  # lm: sampling temperature of that sample
+    text: str = option(BUNDLED_TEXT, "lm: a UTF-8 text file, or \"shakespeare\" for the bundled corpus")
+    tokens: str = option("char", "lm: \"char\" or \"word\" tokens", choices=LEVELS)
+    max_vocab: int = option(5000, "lm: at most this many tokens (<unk> included); rarer ones become <unk>")
+    min_count: int = option(1, "lm: a token seen fewer times in the training part becomes <unk>")
+    val_fraction: float = option(0.1, "share of the data (just before the test part, or drawn at random) for validation")
+    test_fraction: float = option(0.05, "share of the data (the last part, or drawn at random) held out for testing")
+    length: int = option(128, "T: tokens per training window (BPTT length, or use --tbptt)")
+    batch_size: int = option(32, "windows per batch")
+    data_seed: int = option(0, "seed of the windows' positions")
+    cell: str = option("lstm", "\"rnn\" (tanh), \"lstm\" or \"gru\"", choices=CELLS)
+    embed_size: int = option(64, "lm: E, the token embedding size")
+    hidden_size: int = option(256, "H")
+    num_layers: int = option(1, "stacked recurrent layers")
+    dropout: float = option(0.0, "lm: dropout on embeddings, between layers and before the read-out")
+    tie_weights: bool = option(False, "lm: share the embedding with the read-out (needs embed_size == hidden_size)")
+    engine: str = option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
+    init: str = option("default", "the initialisation", choices=INIT_NAMES)
+    sample_length: int = option(400, "lm: tokens generated after training (0: none)")
+    temperature: float = option(0.8, "lm: sampling temperature of that sample")
 
     def __post_init__(self) -> None:
-        check_config(self)
-        if self.tokens not in LEVELS:
-            raise ValueError(f"--tokens: expected one of {', '.join(LEVELS)}, got {self.tokens!r}")
+        check_fields(self)
 
 
-def load_text(config: Config) -> str:
+Config = LMConfig
+
+
+def load_text(config: LMConfig) -> str:
     return shakespeare() if config.text == BUNDLED_TEXT else read_text(config.text)
 
 
-def make_model(config: Config, vocab_size: int) -> LanguageModel:
+def make_model(config: LMConfig, vocab_size: int) -> LanguageModel:
     return LanguageModel(vocab_size, config.embed_size, config.hidden_size, config.num_layers, cell=config.cell,
                          dropout=config.dropout, tie_weights=config.tie_weights, engine=config.engine,
                          init=None if config.init == "default" else config.init)
 
 
-def build(config: Config) -> Built:
+def build(config: LMConfig) -> Built:
     """Read and split the text, build the vocabulary on the training part, and the model."""
     text = load_text(config)
     tokens = tokenize(text, config.tokens)
@@ -75,22 +79,25 @@ def build(config: Config) -> Built:
     task = TextTask(vocab.encode(tokens), vocab, config.length, config.batch_size, config.data_seed,
                     config.val_fraction, config.test_fraction)
     model = make_model(config, len(vocab))
-    run_fields = {"job": asdict(config), "task_tokens": config.tokens, "task_vocab": list(vocab.tokens),
-                  "model_cell": config.cell, "model_embed_size": config.embed_size,
-                  "model_hidden_size": config.hidden_size, "model_num_layers": config.num_layers,
-                  "model_tie_weights": config.tie_weights}
+    run_fields = checkpoint_fields(config, task_tokens=config.tokens, task_vocab=list(vocab.tokens),
+                                   model_cell=config.cell, model_embed_size=config.embed_size,
+                                   model_hidden_size=config.hidden_size, model_num_layers=config.num_layers,
+                                   model_tie_weights=config.tie_weights)
     a, b = task.bounds["val"]
     extra = {"val_text": "".join(tokens[a:b]) if config.tokens == "char" else None}
     return Built(config, task, model, run_fields, extra)
 
 
-def restore(ckpt: dict, path):
-    """``(config, vocab, model)`` from an ``lm`` checkpoint, without the text it was trained on."""
-    config = restore_config(sys.modules[__name__], ckpt, path)
-    vocab = Vocabulary(tuple(ckpt["config"]["task_vocab"]), config.tokens)
+def restore(ckpt: dict, path) -> Restored:
+    """The model and its vocabulary (``transforms["vocab"]``) from an ``lm`` checkpoint, without the text."""
+    config = restore_config(LMConfig, NAME, ckpt, path)
+    try:
+        vocab = Vocabulary(tuple(ckpt["config"]["task_vocab"]), config.tokens)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} lacks a valid vocabulary: {exc}") from None
     model = make_model(config, len(vocab))
     load_weights(model, ckpt, path)
-    return config, vocab, model
+    return Restored(config, model, {"vocab": vocab}, int(ckpt.get("step", 0)))
 
 
 def measure(model, task: TextTask, split: str) -> dict:
@@ -120,6 +127,32 @@ def default_prompt(vocab: Vocabulary) -> list[str]:
     return ["\n"] if "\n" in vocab.index else [vocab.tokens[1]]
 
 
+def read_prompt(vocab: Vocabulary, text: str | None) -> tuple[list[str], list[str]]:
+    """The prompt's tokens (a line break if ``text`` is None) and those outside the vocabulary.
+
+    A character model refuses unknown characters (ValueError naming them); a word model
+    reads unknown words as ``<unk>`` and the caller may say so.
+    """
+    prompt = default_prompt(vocab) if text is None else tokenize(text, vocab.level)
+    if not prompt:
+        raise ValueError("the prompt is empty; give at least one character or leave --prompt out")
+    unknown = vocab.unknown(prompt)
+    if unknown and vocab.level == "char":
+        shown = ", ".join(repr(t) for t in unknown[:10])
+        raise ValueError(f"the prompt has {len(unknown)} character(s) outside the model's vocabulary of "
+                         f"{len(vocab) - 1} characters: {shown}")
+    return prompt, unknown
+
+
+def continuation(restored: Restored, prompt: list[str], length: int, *, temperature: float, top_k: int | None,
+                 seed: int) -> str:
+    """The prompt and ``length`` sampled tokens after it, as text (the same seed gives the same text)."""
+    vocab = restored.transforms["vocab"]
+    ids = vocab.encode(prompt)
+    new = sample(restored.model, ids, length, temperature=temperature, top_k=top_k, seed=seed, exclude=(0,))
+    return vocab.decode(torch.cat([ids, new]))
+
+
 def report(trainer, built: Built) -> list[str]:
     """The validation scores (and xz's for characters), then a sample."""
     config, task, model = built.config, built.task, trainer.raw_model.cpu()
@@ -136,17 +169,16 @@ def report(trainer, built: Built) -> list[str]:
     return lines
 
 
-def evaluate(ckpt: dict, path, split: str) -> list[str]:
+def evaluate(restored: Restored, split: str, options: EvalOptions) -> list[str]:
     """``rnnkit eval``: the scores on the whole ``split`` part of the text the checkpoint was trained on."""
-    from rnnkit.train import CheckpointError
-
-    config, vocab, model = restore(ckpt, path)
+    config, vocab, model = restored.config, restored.transforms["vocab"], restored.model
     built = build(config)
     if built.task.vocab.tokens != vocab.tokens:
-        raise CheckpointError(f"checkpoint {path}: the text {config.text!r} has changed since training "
-                              f"(its vocabulary differs from the checkpoint's)")
+        raise ValueError(f"the text {config.text!r} has changed since training "
+                         f"(its vocabulary differs from the checkpoint's)")
     a, b = built.task.bounds[split]
     line = describe(measure(model, built.task, split), config.tokens, split)
     if config.tokens == "char":
         line += f"; xz -9: {xz_bits_per_char(load_text(config)[a:b]):.3f} bits/char on the same text"
     return [line]
+

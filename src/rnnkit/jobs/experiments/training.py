@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.data.tasks import AddingTask, CopyTask
+from rnnkit.data.tasks import AddingTask, CopyTask, LookaheadTask, RecallTask
 from rnnkit.diagnostics import plots
-from rnnkit.diagnostics.experiments.common import LookaheadTask, RecallTask, make, save_json, table, train
+from rnnkit.jobs.experiments.common import make, save_json, table, train
 
 
 def _curves(runs: dict, key: str = "losses", every: int = 10) -> dict:

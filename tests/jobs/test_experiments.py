@@ -1,10 +1,11 @@
-"""Pieces of the experiments: the look-ahead task and the linear cell of the power argument."""
+"""Pieces of the experiments: the look-ahead and recall tasks, and the linear cell of the power argument."""
 import pytest
 import torch
 
-from rnnkit.diagnostics.experiments.common import LookaheadTask, make
-from rnnkit.diagnostics.experiments.theory import LinearCell
+from rnnkit.data.tasks import LookaheadTask, RecallTask
 from rnnkit.diagnostics.spectral import spectrum
+from rnnkit.jobs.experiments.common import make
+from rnnkit.jobs.experiments.theory import LinearCell
 
 
 def test_lookahead_targets_are_future_inputs():
@@ -23,8 +24,6 @@ def test_linear_cell_has_the_requested_radius_and_models_run():
 
 
 def test_recall_marker_lies_before_the_gap():
-    from rnnkit.diagnostics.experiments.common import RecallTask
-
     task = RecallTask(length=12, batch_size=50, gap=5)
     b = task.batch("train", 1)
     marks = b.x[:, :, 1]  # (T, B)

@@ -1,0 +1,129 @@
+"""Every job round-trips config -> checkpoint -> restore; configs read flat values and refuse bad ones."""
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit import jobs
+from rnnkit.jobs import classify, forecast, lm, synthetic
+from rnnkit.train import CheckpointError, TrainConfig, Trainer, load_checkpoint
+
+TRAIN = TrainConfig(steps=2, eval_every=0, eval_batches=1, checkpoint_every=0, progress=False, tensorboard=False)
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 30)
+    return str(path)
+
+
+def tiny(name: str, text: str):
+    """A small config of the job ``name``."""
+    if name == "lm":
+        return lm.LMConfig(text=text, length=16, batch_size=4, hidden_size=8, embed_size=6, sample_length=0)
+    if name == "forecast":
+        return forecast.ForecastConfig(length=8, batch_size=4, hidden_size=5, transform="sqrt", cell="gru")
+    if name == "classify":
+        return classify.ClassifyConfig(batch_size=8, hidden_size=5, bidirectional=True, pooling="mean")
+    return synthetic.SyntheticConfig(length=24, batch_size=4, hidden_size=5, gap=10, shift=2, cell="rnn")
+
+
+def first_output(model, task):
+    """The model's output on the first validation batch (the same function of the weights for every job)."""
+    batch = task.batch("val", 0)
+    with torch.no_grad():
+        return model(batch.x)[0]
+
+
+@pytest.mark.parametrize("name", list(jobs.JOBS))
+def test_config_checkpoint_restore_round_trip(tmp_path, text, name):
+    job = jobs.get(name)
+    config = tiny(name, text)
+    torch.manual_seed(0)
+    built = job.build(config)
+    trainer = Trainer(built.model, built.task, TRAIN, tmp_path, run_config=built.run_fields)
+    trainer.fit()
+    path = tmp_path / "checkpoint.pt"
+    assert load_checkpoint(path)["config"]["job"] == asdict(config)
+
+    found, restored = jobs.restore(path)
+    assert found is job and restored.config == config and restored.step == 2
+    trained = built.model.state_dict()
+    assert {k: v.tolist() for k, v in restored.model.state_dict().items()} == {k: v.tolist() for k, v in trained.items()}
+    assert not restored.model.training
+    built.model.eval()
+    assert torch.equal(first_output(restored.model, built.task), first_output(built.model, built.task))
+    if name == "lm":
+        assert restored.transforms["vocab"].tokens == built.task.vocab.tokens
+    elif name == "forecast":
+        assert restored.transforms == {"mean": built.run_fields["task_mean"], "std": built.run_fields["task_std"]}
+    elif name == "classify":
+        assert restored.transforms["classes"] == tuple(built.run_fields["task_classes"])
+        np.testing.assert_array_equal(restored.transforms["mean"], built.run_fields["task_mean"])
+    else:
+        assert restored.transforms == {}
+
+
+@pytest.mark.parametrize("name", list(jobs.JOBS))
+def test_flat_values_round_trip(text, name):
+    job = jobs.get(name)
+    config, train = tiny(name, text), replace(TRAIN, lr=0.01, tbptt=4)
+    assert jobs.from_mapping(job, jobs.to_mapping(config, train), "test") == (config, train)
+
+
+def test_job_defaults_apply_unless_given():
+    config, train = jobs.from_mapping(forecast, {"hidden_size": 7}, "test")
+    assert config.hidden_size == 7 and train.steps == forecast.TRAIN_DEFAULTS["steps"]
+    assert jobs.from_mapping(forecast, {"steps": 9}, "test")[1].steps == 9
+
+
+def test_unknown_key_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="run.toml: unknown key hiden_size for --task adding; valid keys are "
+                                         "task, length, .*hidden_size"):
+        jobs.from_mapping(jobs.get("adding"), {"hiden_size": 3}, "run.toml")
+
+
+@pytest.mark.parametrize("config, kwargs, error, text", [
+    pytest.param(synthetic.SyntheticConfig, {"cell": "transformer"}, ValueError,
+                 "SyntheticConfig: unknown cell 'transformer'; valid values are rnn, lstm, gru", id="cell"),
+    pytest.param(lm.LMConfig, {"tokens": "bytes"}, ValueError,
+                 "LMConfig: unknown tokens 'bytes'; valid values are char, word", id="tokens"),
+    pytest.param(forecast.ForecastConfig, {"horizon": 2.5}, TypeError,
+                 "ForecastConfig: expected horizon to be int, got float 2.5", id="type"),
+    pytest.param(classify.ClassifyConfig, {"bidirectional": 1}, TypeError,
+                 "ClassifyConfig: expected bidirectional to be bool, got int 1", id="bool"),
+])
+def test_configs_name_the_field_expected_and_actual(config, kwargs, error, text):
+    with pytest.raises(error, match=text):
+        config(**kwargs)
+
+
+def test_unknown_task():
+    with pytest.raises(ValueError, match="unknown task 'sorting'; valid tasks are adding, copy, recall, lookahead, lm"):
+        jobs.get("sorting")
+
+
+def test_checkpoints_without_a_stored_config_still_restore(tmp_path):
+    """Synthetic-task checkpoints written before whole configs were stored hold only the run fields."""
+    job = jobs.get("copy")
+    config = synthetic.SyntheticConfig(length=6, batch_size=3, hidden_size=4, cell="gru")
+    built = job.build(config)
+    Trainer(built.model, built.task, TRAIN, tmp_path, run_config=built.run_fields).fit()
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    del ckpt["config"]["job"]
+    restored = job.restore(ckpt, "old.pt")
+    assert restored.config == config
+    del ckpt["config"]["model_cell"]
+    with pytest.raises(CheckpointError, match="checkpoint old.pt lacks a valid copy config: 'model_cell'"):
+        job.restore(ckpt, "old.pt")
+
+
+def test_restore_refuses_a_checkpoint_of_no_known_task(tmp_path):
+    from rnnkit.train import atomic_save
+    from rnnkit.train.checkpoint import FORMAT
+
+    atomic_save({"format": FORMAT, "config": {"task": "chess"}}, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="names no known task \\(got 'chess'"):
+        jobs.restore(tmp_path / "c.pt")
