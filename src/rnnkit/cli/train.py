@@ -28,16 +28,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     parser = subparsers.add_parser("train", help=HELP, description=HELP + ".\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=tuple(JOBS), default=argparse.SUPPRESS,
-                        help=f"what to train (default: {DEFAULT})")
+    first = parser.add_argument_group("task and model")
+    first.add_argument("--task", choices=tuple(JOBS), default=argparse.SUPPRESS,
+                       help=f"what to train (default: {DEFAULT})")
     seen = {"task": DEFAULT}  # flag name -> the default shown in its help (from the first config that has it)
-    groups = [("task and model", JOBS[DEFAULT].Config, None), ("training", TrainConfig, None)]
-    groups += [(f"--task {job.NAME}", job.Config, job) for job in dict.fromkeys(JOBS.values())
-               if job.Config is not JOBS[DEFAULT].Config]
-    for title, config, job in groups:
-        before = dict(seen)
-        add_config_flags(parser.add_argument_group(title, None if job is None else _defaults(job, before)),
-                         config, seen)
+    add_config_flags(first, JOBS[DEFAULT].Config, seen)
+    add_config_flags(parser.add_argument_group("training"), TrainConfig, seen)
+    for job in dict.fromkeys(JOBS.values()):  # each job once, in registry order
+        if job.Config is not JOBS[DEFAULT].Config:
+            group = parser.add_argument_group(f"--task {job.NAME}", _defaults(job, dict(seen)))
+            add_config_flags(group, job.Config, seen)
     run = parser.add_argument_group("run")
     run.add_argument("--config", metavar="TOML", help="a TOML file with any of the fields above (flags win)")
     run.add_argument("--out", metavar="DIR", default="runs/train", help="output directory (default: runs/train)")

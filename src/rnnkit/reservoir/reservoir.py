@@ -159,9 +159,15 @@ class Reservoir(Cell):
     def run(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the whole sequence ``x`` (T, B, I + F) from ``state`` (B, N) (zeros if None).
 
-        Returns ``(states (T, B, N), final (B, N))``. Without autograd this uses a fast
-        loop (one input projection for all steps, in-place updates); with gradients
-        required it runs the reference engine. Both give the same numbers. On the CPU,
+        Returns ``(states (T, B, N), final (B, N))``. Without autograd this uses the
+        reservoir's own fast loop (:meth:`_run_fast`: one input projection for all steps,
+        in-place updates); with gradients required it runs the reference engine. Both
+        give the same numbers (``tests/reservoir/test_reservoir.py``).
+
+        The fast loop is not an engine of :mod:`rnnkit.kernels`: it serves this cell only,
+        forward only (no autograd, no ``lengths``, no ``reverse``), and returns every state
+        rather than the engine contract's outputs. A reservoir inside a
+        :class:`rnnkit.Recurrent` runs on the registered engines like any other cell. On the CPU,
         when a step is small (fewer than 2**21 multiply-adds) the fast loop runs on one
         torch thread (restoring the setting afterwards): thread wake-ups would cost more
         than the step.
