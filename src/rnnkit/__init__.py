@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from rnnkit import cells, data, diagnostics, init, kernels, models, reservoir, train
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
 from rnnkit.diagnostics import gradient_flow
-from rnnkit.kernels.dispatch import explain
+from rnnkit.layers.explain import explain
 from rnnkit.layers import GRU, LSTM, RNN, Recurrent
 from rnnkit.train import TrainConfig, Trainer
 

@@ -151,3 +151,68 @@ def test_init_state_structure():
 def test_cell_base_is_abstract():
     with pytest.raises(TypeError):
         Cell(2, 3)
+
+
+def test_a_bound_cell_keeps_its_state_dict_under_its_own_names():
+    import rnnkit
+
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(3, 4, 2, bidirectional=True, layer_norm=True, dtype=DT)
+    cell = layer.cells[3]  # layer 1, reverse
+    saved = cell.state_dict()
+    assert list(saved) == [n for n, _ in cell.named_parameters()]
+    assert "weight_hh" in saved and "ln_bias_c" in saved
+    assert torch.equal(saved["weight_hh"], layer.weight_hh_l1_reverse.detach())
+    twin = LSTMCell(8, 4, layer_norm=True, dtype=DT)  # layer 1 reads D*H = 8 features
+    twin.load_state_dict(saved)  # a free cell takes a bound cell's state_dict
+    fresh = {k: torch.randn_like(v) for k, v in saved.items()}
+    cell.load_state_dict(fresh)  # and a bound cell loads into the layer's tensors
+    assert torch.equal(layer.weight_hh_l1_reverse.detach(), fresh["weight_hh"])
+    assert layer.weight_hh_l1_reverse is cell.weight_hh  # loaded in place: the layer's parameter itself
+    with pytest.raises(RuntimeError, match=r"missing keys \['ln_bias_c'\]"):
+        cell.load_state_dict({k: v for k, v in fresh.items() if k != "ln_bias_c"})
+    with pytest.raises(RuntimeError, match=r"expected weight_hh of shape \(16, 4\), got \(4, 4\)"):
+        cell.load_state_dict({**fresh, "weight_hh": torch.zeros(4, 4, dtype=DT)})
+
+
+def test_converting_a_bound_cell_says_to_convert_its_layer():
+    import rnnkit
+
+    layer = rnnkit.GRU(3, 4)
+    with pytest.raises(RuntimeError, match=r"GRUCell: this cell's tensors belong to the GRU layer that adopted them "
+                                           r"\(as weight_ih_l0, weight_hh_l0, ...\); convert the layer instead"):
+        layer.cells[0].double()
+    with pytest.raises(RuntimeError, match="convert the layer instead"):
+        layer.cells[0].to(torch.float64)
+    layer.double()  # the layer converts every cell alike
+    assert layer.cells[0].weight_hh.dtype == torch.float64
+    assert GRUCell(3, 4).double().weight_hh.dtype == torch.float64  # a free cell converts itself
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_step_is_built_on_the_cells_own_gates(name):
+    torch.manual_seed(0)
+    cell = CELLS[name](True)
+    x = torch.randn(5, 3, dtype=DT)
+    state = tuple(torch.randn_like(s) for s in _flat(cell.init_state(5, dtype=DT)))
+    state = state if len(state) > 1 else state[0]
+    g = cell.gate_activations(x, state)
+    _, new = cell.step(x, state)
+    if name == "lstm":
+        torch.testing.assert_close(new[1], g["f"] * state[1] + g["i"] * g["g"], rtol=0, atol=0)
+    else:
+        torch.testing.assert_close(new, (1 - g["z"]) * g["n"] + g["z"] * state, rtol=0, atol=0)
+
+
+def test_a_subclass_that_changes_the_gates_is_not_served_by_built_in_engines():
+    from rnnkit.cells.base import runs_as
+    from rnnkit.kernels import bptt, native
+
+    class Leaky(GRUCell):
+        def gate_activations(self, x_t, h):
+            gates = super().gate_activations(x_t, h)
+            return {**gates, "z": 0.5 * gates["z"]}
+
+    cell = Leaky(3, 4, dtype=DT)
+    assert runs_as(GRUCell(3, 4), GRUCell) and not runs_as(cell, GRUCell)
+    assert "not Leaky" in native.unsupported(cell, DT) and "not Leaky" in bptt.unsupported(cell, DT)

@@ -77,21 +77,36 @@ def test_gradient_flow_matches_autograd_probes(make):
     assert flow.note == "" or "cannot provide per-step state gradients" in flow.note
 
 
-def test_engines_that_cannot_say_so_and_fall_back():
+@pytest.mark.parametrize("engine", ["reference", "bptt"])
+def test_engines_that_record_measure_on_themselves(engine):
     torch.manual_seed(0)
-    layer = rnnkit.RNN(2, 3, engine="bptt", dtype=torch.float64)
+    layer = rnnkit.GRU(2, 3, 2, bidirectional=True, engine=engine, dtype=torch.float64)
+    x = torch.randn(5, 2, 2, dtype=torch.float64)
+    weight = torch.randn(5, 2, 6, dtype=torch.float64)
+    flow = gradient_flow(layer, x, lambda out, _: (out * weight).sum() + (out[-1] ** 2).sum())
+    assert flow.engine == engine and flow.note == ""
+    torch.testing.assert_close(flow.norms, _probed_norms(layer, x, weight)[0], rtol=0, atol=1e-10)
+    assert state_gradient_support(engine) is None
+
+
+def test_native_says_so_and_falls_back_to_the_first_engine_that_records():
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(2, 3, engine="native", dtype=torch.float64)
     x = torch.randn(5, 2, 2, dtype=torch.float64)
     flow = gradient_flow(layer, x, lambda out, _: out.sum())
-    assert "engine 'bptt' cannot provide per-step state gradients" in flow.note
-    assert flow.engine == "reference" and layer.engine == "bptt"  # restored
-    assert "step" not in vars(layer.cells[0])
-    same = rnnkit.RNN(2, 3, engine="reference", dtype=torch.float64)
+    assert flow.note == ("engine 'native' cannot record per-step states: torch's fused kernel runs the whole "
+                         "sequence in one call; measured on engine 'bptt' with the same weights")
+    assert flow.engine == "bptt" and layer.engine == "native"  # the layer is unchanged
+    assert "step" not in vars(layer.cells[0]) and layer._recorder is None
+    same = rnnkit.LSTM(2, 3, engine="reference", dtype=torch.float64)
     same.load_state_dict(layer.state_dict())
     ref = gradient_flow(same, x, lambda out, _: out.sum())
-    assert ref.note == ""
-    torch.testing.assert_close(flow.norms, ref.norms)
-    assert state_gradient_support("reference") is None
-    assert "native" in state_gradient_support("native")
+    assert ref.note == "" and ref.engine == "reference"
+    torch.testing.assert_close(flow.norms, ref.norms, rtol=0, atol=1e-12)
+    torch.testing.assert_close(flow.parts["c"], ref.parts["c"], rtol=0, atol=1e-12)
+    assert state_gradient_support("reference") is None and state_gradient_support("bptt") is None
+    assert state_gradient_support("native") == ("engine 'native' cannot provide per-step state gradients: torch's "
+                                                "fused kernel runs the whole sequence in one call")
 
 
 def test_sequence_model_and_task_loss_leave_grads_untouched():

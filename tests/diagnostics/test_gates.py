@@ -39,3 +39,25 @@ def test_saturated_forget_gate():
 def test_elman_has_no_gates():
     with pytest.raises(TypeError, match="expected an LSTMCell or GRUCell, got ElmanCell"):
         gate_stats(rnnkit.ElmanCell(1, 2), torch.zeros(2, 1, 1))
+
+
+@pytest.mark.parametrize("make", [lambda: rnnkit.LSTMCell(2, 3, dtype=torch.float64),
+                                  lambda: rnnkit.GRUCell(2, 3, layer_norm=True, dtype=torch.float64)],
+                         ids=["lstm", "gru-ln"])
+def test_stats_equal_a_hand_loop_over_the_steps(make):
+    torch.manual_seed(0)
+    cell = make()
+    x = 3 * torch.randn(6, 4, 2, dtype=torch.float64)
+    stats = gate_stats(cell, x, eps=0.1)
+    state = cell.init_state(4, dtype=torch.float64)
+    values = {}
+    with torch.no_grad():
+        for t in range(6):
+            for name, v in gate_values(cell, x[t], state).items():
+                values.setdefault(name, []).append(v)
+            state = cell.step(x[t], state)[1]
+    for name, vs in values.items():
+        v = torch.stack(vs)
+        sat = (v.abs() > 0.9) if name in ("g", "n") else (v < 0.1) | (v > 0.9)
+        assert stats.mean[name] == pytest.approx(float(v.mean()), rel=1e-12)
+        assert stats.saturated[name] == pytest.approx(float(sat.double().mean()), rel=1e-12)

@@ -50,3 +50,29 @@ def test_bad_lag_names_the_range():
     cell = rnnkit.ElmanCell(1, 2)
     with pytest.raises(ValueError, match=r"1 <= max_lag <= T = 4, got 9"):
         jacobian_products(cell, torch.zeros(4, 1, 1), max_lag=9)
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: rnnkit.LSTMCell(2, 3, proj_size=2, layer_norm=True, dtype=torch.float64), id="lstm-proj-ln"),
+    pytest.param(lambda: rnnkit.GRUCell(2, 3, dtype=torch.float64), id="gru"),
+    pytest.param(lambda: LinearCell(torch.randn(3, 3, dtype=torch.float64)), id="custom-cell"),
+])
+def test_batched_jacobians_equal_one_jacobian_per_step_and_sample(make):
+    torch.manual_seed(0)
+    cell = make()
+    x = torch.randn(4, 2, cell.input_size, dtype=torch.float64)
+    J, states = step_jacobians(cell, x)
+    state = cell.init_state(2, dtype=torch.float64)
+    for t in range(4):
+        flat_state = torch.cat(state, -1) if isinstance(state, tuple) else state
+        sizes = [s.shape[-1] for s in state] if isinstance(state, tuple) else None
+        torch.testing.assert_close(torch.cat(states[t], -1) if sizes else states[t], flat_state, rtol=0, atol=1e-12)
+        for b in range(2):
+            def f(s, b=b):
+                s = tuple(s.split(sizes)) if sizes else s
+                s = tuple(p.unsqueeze(0) for p in s) if sizes else s.unsqueeze(0)
+                new = cell.step(x[t, b:b + 1], s)[1]
+                return (torch.cat(new, -1) if sizes else new).squeeze(0)
+            want = torch.autograd.functional.jacobian(f, flat_state[b])
+            torch.testing.assert_close(J[t, b], want, rtol=0, atol=1e-12)
+        state = cell.step(x[t], state)[1]

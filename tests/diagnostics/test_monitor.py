@@ -22,6 +22,7 @@ def _trainer(tmp_path, cell="rnn", steps=3, clip_norm=1e-3):
 def test_monitor_records_pre_clipping_norms_and_raises_vanishing(tmp_path):
     trainer = _trainer(tmp_path)
     monitor = TrainingMonitor(MonitorConfig(every=2)).attach(trainer)
+    assert trainer.hooks["training_monitor"] is monitor  # a named Trainer hook
     result = trainer.fit()
     assert [r["step"] for r in monitor.records] == [1, 2, 3]
     for record, row in zip(monitor.records, result.history):

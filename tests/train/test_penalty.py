@@ -1,38 +1,87 @@
 """The vanishing-gradient regulariser Omega (Pascanu et al. 2013) against a hand computation."""
+import pytest
 import torch
 
+import rnnkit
 from rnnkit.data.tasks import AddingTask
+from rnnkit.layers import record_states
 from rnnkit.models import SequenceModel
-from rnnkit.train import TrainConfig, Trainer, vanishing_gradient_penalty
+from rnnkit.train import TrainConfig, Trainer, VanishingGradientPenalty, vanishing_gradient_penalty
 
 
-def test_omega_matches_the_equation_for_a_tanh_rnn():
-    torch.manual_seed(0)
-    task = AddingTask(length=7, batch_size=3)
-    batch = task.batch("train", 0)
-    model = SequenceModel("rnn", 2, 4, 1).double()
-    model.record_trace = True
-    x = batch.x.double()
-    output, _ = model(x)
-    loss = task.loss(output, batch)
-    omega = vanishing_gradient_penalty(loss, model.last_trace)
-
-    # by hand: h_{k+1} = tanh(W_ih x_{k+1} + b + W_hh h_k), J_k = diag(1 - h_{k+1}^2) W_hh
-    cell = model.rnn.cells[0]
-    states = model.last_trace[0].states  # h_0 .. h_T, each (B, H)
-    grads = torch.autograd.grad(loss, states[1:], retain_graph=True)  # dE/dh_{k+1}, (B, H) each
+def _hand_omega(cell, states, grads, alive=None):
+    """Omega of a tanh Elman cell: J_k = diag(1 - h_{k+1}^2) W_hh, ratio ||v J|| / ||v|| per live (k, b)."""
     ratios = []
-    for k in range(7):
+    for k in range(len(grads)):
         v = grads[k]  # (B, H)
         jac = (1 - states[k + 1] ** 2).unsqueeze(-1) * cell.weight_hh  # (B, H, H): d h_{k+1} / d h_k
         back = torch.einsum("bi,bij->bj", v, jac)  # v J, (B, H)
-        for b in range(3):
-            if v[b].norm() > 0:
+        for b in range(v.shape[0]):
+            if v[b].norm() > 0 and (alive is None or alive[k, b]):
                 ratios.append(back[b].norm() / v[b].norm())
-    expected = torch.stack([(r - 1) ** 2 for r in ratios]).mean()
-    assert torch.allclose(omega, expected, atol=1e-10)
+    return torch.stack([(r - 1) ** 2 for r in ratios]).mean()
+
+
+def _stepped(cell, x, lengths=None):
+    """h_0 .. h_T stepped by hand in the graph (a finished sequence keeps its state)."""
+    h = cell.init_state(x.shape[1], dtype=x.dtype)
+    states = [h]
+    for t in range(x.shape[0]):
+        new = cell.step(x[t], h)[1]
+        h = new if lengths is None else torch.where((t < lengths).unsqueeze(1), new, h)
+        states.append(new)
+    return states
+
+
+@pytest.mark.parametrize("engine", ["reference", "bptt"])
+def test_omega_matches_the_equation_for_a_tanh_rnn(engine):
+    torch.manual_seed(0)
+    task = AddingTask(length=7, batch_size=3)
+    batch = task.batch("train", 0)
+    model = SequenceModel("rnn", 2, 4, 1, engine=engine).double()
+    x = batch.x.double()
+    with record_states(model) as recorder:
+        output, _ = model(x)
+    loss = task.loss(output, batch)
+    omega = vanishing_gradient_penalty(loss, recorder)
+    assert recorder[0].engine == engine
+
+    # by hand: the same forward stepped in the graph, dE/dh_{k+1} by autograd
+    cell = model.rnn.cells[0]
+    states = _stepped(cell, x)
+    hand_loss = task.loss(model.head(torch.stack(states[1:])), batch)
+    torch.testing.assert_close(hand_loss, loss, rtol=0, atol=1e-12)
+    grads = torch.autograd.grad(hand_loss, states[1:])  # dE/dh_{k+1}, (B, H) each
+    expected = _hand_omega(cell, [s.detach() for s in states], grads)
+    torch.testing.assert_close(omega, expected, rtol=0, atol=1e-10)
     (g,) = torch.autograd.grad(omega, cell.weight_hh)
     assert g.abs().sum() > 0  # Omega reaches the parameters through the Jacobian
+    assert all(p.grad is None for p in model.parameters())  # the state gradients came from autograd.grad
+
+
+@pytest.mark.parametrize("engine", ["reference", "bptt"])
+def test_steps_past_a_sequence_end_are_left_out(engine):
+    torch.manual_seed(0)
+    layer = rnnkit.RNN(2, 4, engine=engine, dtype=torch.float64)
+    x = torch.randn(6, 3, 2, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    weight = torch.randn(6, 3, 4, dtype=torch.float64)
+    with layer.recording() as recorder:
+        out, h_n = layer(x, lengths=lengths)
+    loss = (out * weight).sum() + (h_n ** 2).sum()
+    omega = vanishing_gradient_penalty(loss, recorder.recordings)
+
+    cell = layer.cells[0]
+    states = _stepped(cell, x, lengths)
+    held = [states[0]]
+    for t, s in enumerate(states[1:]):
+        held.append(torch.where((t < lengths).unsqueeze(1), s, held[-1]))
+    ys = torch.stack([torch.where((t < lengths).unsqueeze(1), states[t + 1], 0.0) for t in range(6)])
+    hand_loss = (ys * weight).sum() + (held[-1] ** 2).sum()
+    grads = torch.autograd.grad(hand_loss, states[1:])
+    alive = torch.arange(6).unsqueeze(1) < lengths  # (T, B)
+    expected = _hand_omega(cell, [s.detach() for s in states], grads, alive)
+    torch.testing.assert_close(omega, expected, rtol=0, atol=1e-10)
 
 
 def test_trainer_minimises_loss_plus_weighted_omega():
@@ -40,8 +89,31 @@ def test_trainer_minimises_loss_plus_weighted_omega():
         torch.manual_seed(0)
         model = SequenceModel("gru", 2, 6, 1)
         cfg = TrainConfig(steps=3, penalty=penalty, eval_every=0, progress=False, tensorboard=False)
-        Trainer(model, AddingTask(10, 8), cfg).fit()
-        assert model.record_trace is False  # switched back off after training
+        trainer = Trainer(model, AddingTask(10, 8), cfg)
+        assert ("vanishing_gradient_penalty" in trainer.hooks) == (penalty > 0)
+        trainer.fit()
+        assert model.rnn._recorder is None  # recording only around each training forward
         return model.rnn.weight_hh_l0.detach().clone()
 
     assert not torch.equal(final_weights(0.0), final_weights(1.0))
+
+
+def test_the_hook_adds_weight_times_omega_to_the_objective():
+    torch.manual_seed(0)
+    task = AddingTask(length=5, batch_size=2)
+    model = SequenceModel("lstm", 2, 3, 1, engine="native").double()  # native cannot record: bptt runs instead
+    trainer = Trainer(model, task, TrainConfig(steps=1, penalty=0.5, progress=False, tensorboard=False))
+    hook = trainer.hooks["vanishing_gradient_penalty"]
+    batch = task.batch("train", 0)
+    x = batch.x.double()
+    with hook.around_forward(trainer):
+        output, _ = model(x)
+    loss = task.loss(output, batch)
+    term = hook.objective(trainer, loss)
+    with record_states(model, fallback=True) as recorder:
+        again, _ = model(x)
+    omega = vanishing_gradient_penalty(task.loss(again, batch), recorder)
+    torch.testing.assert_close(term, 0.5 * omega, rtol=0, atol=1e-12)
+    assert "engine 'native' cannot record" in recorder.note
+    with pytest.raises(ValueError, match="expected weight to be a number > 0, got 0"):
+        VanishingGradientPenalty(0)

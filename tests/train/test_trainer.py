@@ -1,6 +1,10 @@
 """Trainer stop rules, callbacks and validation."""
+from contextlib import contextmanager
+
 import pytest
 import torch
+
+import rnnkit
 
 from rnnkit.data.tasks import AddingTask
 from rnnkit.models import SequenceModel
@@ -43,6 +47,69 @@ def test_output_directory_that_is_a_file_is_refused(tmp_path):
         Trainer(SequenceModel("gru", 2, 4, 1), TASK, TrainConfig(), target)
 
 
-def test_penalty_needs_a_model_that_records_its_states():
-    with pytest.raises(TypeError, match="penalty > 0 needs a model with record_trace/last_trace"):
+def test_penalty_needs_a_model_with_a_recurrent_layer():
+    with pytest.raises(TypeError, match=r"penalty > 0 needs a model holding an rnnkit recurrent layer "
+                                        r"\(rnnkit.RNN/LSTM/GRU/Recurrent\), got Linear, which holds none"):
         Trainer(torch.nn.Linear(2, 1), TASK, TrainConfig(penalty=0.1))
+
+
+class _Wrapped(torch.nn.Module):
+    """Not a SequenceModel: the penalty needs only some rnnkit layer inside."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = SequenceModel("rnn", 2, 4, 1)
+
+    def forward(self, x, state=None, resets=None):
+        return self.inner(x, state, resets)
+
+
+def test_any_model_holding_an_rnnkit_layer_can_take_the_penalty():
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=2, penalty=0.1, eval_every=0, progress=False, tensorboard=False)
+    result = Trainer(_Wrapped(), TASK, cfg).fit()
+    assert result.stopped == "done" and result.step == 2
+
+
+class _Recorder(rnnkit.train.Hook):
+    name = "events"
+
+    def __init__(self):
+        self.events = []
+
+    def on_attach(self, trainer):
+        self.events.append("attach")
+
+    @contextmanager
+    def around_forward(self, trainer):
+        self.events.append("forward in")
+        yield
+        self.events.append("forward out")
+
+    def objective(self, trainer, loss):
+        self.events.append("objective")
+        return 0.0 * loss
+
+    def on_step_end(self, trainer):
+        self.events.append(f"step {trainer.step}")
+
+    def on_eval_end(self, trainer):
+        self.events.append("eval")
+
+
+def test_hooks_are_called_at_their_named_events_in_order():
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=2, eval_every=0, eval_batches=1, progress=False, tensorboard=False)
+    trainer = Trainer(SequenceModel("gru", 2, 4, 1), TASK, cfg)
+    hook = _Recorder()
+    trainer.add_hook(hook)
+    trainer.fit()
+    assert hook.events == ["attach", "forward in", "forward out", "objective", "step 1",
+                           "forward in", "forward out", "objective", "step 2", "eval"]
+    assert trainer.hooks["events"] is hook
+    with pytest.raises(ValueError, match="expected a new hook name, got 'events', which is already added"):
+        trainer.add_hook(_Recorder())
+    with pytest.raises(ValueError, match="expected event to be one of on_step_end, on_eval_end, got 'on_start'"):
+        trainer.add_callback("on_start", print)
+    with pytest.raises(TypeError, match="expected a hook with a non-empty str name"):
+        trainer.add_hook(object())

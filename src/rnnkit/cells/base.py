@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Tuple, Union
+from collections import OrderedDict
 
 import torch
 from torch import nn
+from torch.nn.modules.module import _IncompatibleKeys
 
 from rnnkit._checks import check_size, check_tensor
+from rnnkit._state import State, map_state
 
-State = Union[torch.Tensor, Tuple[torch.Tensor, ...]]
+MATH = ("step", "gate_activations", "preactivations")  # the methods that define a cell's numbers (see runs_as)
 
 
 class Cell(nn.Module, abc.ABC):
@@ -40,7 +42,10 @@ class Cell(nn.Module, abc.ABC):
     When a layer holds a cell, the layer adopts the cell's parameters under torch.nn's
     names (``weight_hh`` becomes ``weight_hh_l0``, ``weight_hh_l1_reverse``, ...), so
     the layer's ``state_dict`` matches torch.nn; the cell keeps reading them through
-    its own names (``cell.weight_hh``).
+    its own names (``cell.weight_hh``, ``cell.named_parameters()``,
+    ``cell.state_dict()``, ``cell.load_state_dict(...)``). The tensors then live on the
+    layer: convert them there (``layer.double()``, ``layer.to(device)``); the same call
+    on the cell raises, since it would leave the layer's cells in different dtypes.
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int | None = None) -> None:
@@ -136,8 +141,61 @@ class Cell(nn.Module, abc.ABC):
         else:
             super().__setattr__(name, value)
 
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
+        """The cell's parameters and persistent buffers under its own names, also after a layer adopted them."""
+        aliases = self.__dict__.get("_aliases")
+        if aliases is None or args:
+            return super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
+        owner = self.__dict__["_owner"]
+        out = OrderedDict() if destination is None else destination
+        for name, alias in aliases.items():
+            value = getattr(self, name)
+            if isinstance(value, nn.Module):
+                value.state_dict(destination=out, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+            elif value is not None and alias not in owner._non_persistent_buffers_set:
+                out[prefix + name] = value if keep_vars else value.detach()
+        return out
 
-def map_state(fn, state: State) -> State:
-    if isinstance(state, torch.Tensor):
-        return fn(state)
-    return tuple(fn(s) for s in state)
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load what :meth:`state_dict` gave; after adoption the values are copied into the layer's tensors."""
+        if self.__dict__.get("_aliases") is None:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        owner = type(self).__name__
+        if assign:
+            raise ValueError(f"{owner}: expected assign=False for a cell whose layer adopted its tensors "
+                             "(load into the layer to replace them), got assign=True")
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise RuntimeError(f"Error(s) in loading state_dict for {owner}: missing keys {missing}, "
+                               f"unexpected keys {unexpected}")
+        with torch.no_grad():
+            for key, target in own.items():
+                if key not in state_dict:
+                    continue
+                value = state_dict[key]
+                if tuple(value.shape) != tuple(target.shape):
+                    raise RuntimeError(f"Error(s) in loading state_dict for {owner}: expected {key} of shape "
+                                       f"{tuple(target.shape)}, got {tuple(value.shape)}")
+                target.copy_(value)
+        return _IncompatibleKeys(missing, unexpected)
+
+    def _apply(self, fn, recurse: bool = True):
+        aliases = self.__dict__.get("_aliases")
+        if aliases is None:
+            return super()._apply(fn, recurse)
+        if not aliases:
+            return self  # nothing was adopted, nothing to convert
+        owner = type(self.__dict__["_owner"]).__name__
+        raise RuntimeError(f"{type(self).__name__}: this cell's tensors belong to the {owner} layer that adopted "
+                           f"them (as {', '.join(list(aliases.values())[:2])}, ...); convert the "
+                           f"layer instead (layer.double(), layer.to(device)), which converts every cell alike")
+
+
+def runs_as(cell: Cell, base: type) -> bool:
+    """Whether ``cell`` is a ``base`` whose numbers are ``base``'s own: no subclass changed its :data:`MATH`.
+
+    Engines with hand-written or fused math for a built-in cell serve exactly those cells.
+    """
+    return isinstance(cell, base) and all(getattr(type(cell), m, None) is getattr(base, m, None) for m in MATH)

@@ -57,15 +57,19 @@ class ElmanCell(Cell):
             self.ln_weight_hh = make_gain(H, factory)
         self.reset_parameters()
 
-    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def preactivations(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two pre-activation terms ``W_ih x_t + b_ih`` and ``W_hh h + b_hh``, each (B, H)
+        (with layer norm: each normalised before its bias)."""
         if self.layer_norm:
             gi = gate_norm(F.linear(x_t, self.weight_ih), self.ln_weight_ih, 1)  # (B, H)
             gh = gate_norm(F.linear(h, self.weight_hh), self.ln_weight_hh, 1)  # (B, H)
             if self.bias:
                 gi, gh = gi + self.bias_ih, gh + self.bias_hh
-        else:
-            gi = F.linear(x_t, self.weight_ih, self.bias_ih)  # (B, H)
-            gh = F.linear(h, self.weight_hh, self.bias_hh)  # (B, H)
+            return gi, gh
+        return F.linear(x_t, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)  # (B, H)
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        gi, gh = self.preactivations(x_t, h)
         pre = gi + gh
         h_new = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return h_new, h_new

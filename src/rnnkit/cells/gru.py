@@ -58,21 +58,28 @@ class GRUCell(Cell):
             self.ln_weight_hh = make_gain(3 * H, factory)
         self.reset_parameters()
 
-    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def preactivations(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two pre-activation terms ``gi = W_ih x_t + b_ih`` and ``gh = W_hh h + b_hh``, each (B, 3H),
+        rows r, z, n (with layer norm: each gate block normalised before its bias)."""
         if self.layer_norm:
             gi = gate_norm(F.linear(x_t, self.weight_ih), self.ln_weight_ih, 3)  # (B, 3H)
             gh = gate_norm(F.linear(h, self.weight_hh), self.ln_weight_hh, 3)  # (B, 3H)
             if self.bias:
                 gi, gh = gi + self.bias_ih, gh + self.bias_hh
-        else:
-            gi = F.linear(x_t, self.weight_ih, self.bias_ih)  # (B, 3H)
-            gh = F.linear(h, self.weight_hh, self.bias_hh)  # (B, 3H)
+            return gi, gh
+        return F.linear(x_t, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)  # (B, 3H)
+
+    def gate_activations(self, x_t: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The activated gates of one step, each (B, H): ``r, z`` sigmoids, ``n`` a tanh."""
+        gi, gh = self.preactivations(x_t, h)
         i_r, i_z, i_n = gi.chunk(3, dim=1)  # 3 x (B, H)
         h_r, h_z, h_n = gh.chunk(3, dim=1)  # 3 x (B, H)
         r = torch.sigmoid(i_r + h_r)
-        z = torch.sigmoid(i_z + h_z)
-        n = torch.tanh(i_n + r * h_n)
-        h_new = (1 - z) * n + z * h
+        return {"r": r, "z": torch.sigmoid(i_z + h_z), "n": torch.tanh(i_n + r * h_n)}
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        gate = self.gate_activations(x_t, h)
+        h_new = (1 - gate["z"]) * gate["n"] + gate["z"] * h
         return h_new, h_new
 
     def extra_repr(self) -> str:

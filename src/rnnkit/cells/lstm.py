@@ -78,19 +78,27 @@ class LSTMCell(Cell):
         c = torch.zeros(batch, self.hidden_size, device=device, dtype=dtype)
         return h, c
 
-    def step(self, x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
-        h, c = state
+    def preactivations(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The gate pre-activations (B, 4H), rows i, f, g, o, biases (and layer norm) included."""
         if self.layer_norm:
             gates = (gate_norm(F.linear(x_t, self.weight_ih), self.ln_weight_ih, 4)
                      + gate_norm(F.linear(h, self.weight_hh), self.ln_weight_hh, 4))  # (B, 4H)
             if self.bias:
                 gates = gates + self.bias_ih + self.bias_hh
-        else:
-            gates = F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)  # (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=1)  # 4 x (B, H)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
+            return gates
+        return F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)  # (B, 4H)
+
+    def gate_activations(self, x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The activated gates of one step, each (B, H): ``i, f, o`` sigmoids, ``g`` a tanh."""
+        i, f, g, o = self.preactivations(x_t, state[0]).chunk(4, dim=1)  # 4 x (B, H)
+        return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "g": torch.tanh(g), "o": torch.sigmoid(o)}
+
+    def step(self, x_t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
+        c = state[1]
+        gate = self.gate_activations(x_t, state)
+        c_new = gate["f"] * c + gate["i"] * gate["g"]  # (B, H)
         c_out = F.layer_norm(c_new, (self.hidden_size,), self.ln_weight_c, self.ln_bias_c) if self.layer_norm else c_new
-        h_new = torch.sigmoid(o) * torch.tanh(c_out)  # (B, H)
+        h_new = gate["o"] * torch.tanh(c_out)  # (B, H)
         if self.proj_size:
             h_new = F.linear(h_new, self.weight_hr)  # (B, P)
         return h_new, (h_new, c_new)

@@ -14,35 +14,28 @@ the full gradient that reaches step :math:`t` sums every path from :math:`h_t` t
 When the Jacobian products shrink (or grow) geometrically with the lag :math:`k`, the
 gradient vanishes (or explodes): :func:`gradient_flow` measures it.
 
-Only an engine that keeps each step's state in the autograd graph can give
-:math:`\partial L / \partial h_t` for every t: the ``reference`` engine. The ``native``
-engine runs the sequence in one fused kernel and ``bptt`` keeps its per-step state
-gradients inside its own backward, so :func:`gradient_flow` says so and runs the same
-weights on the reference engine instead (same numbers, see the engine tests).
+The states and their gradients come from the engine that runs the layer: every engine
+that can record (:mod:`rnnkit.kernels.record`; ``reference`` and ``bptt``) gives
+:math:`\partial L / \partial h_t` for every t. The ``native`` engine runs the sequence in
+one fused kernel, so :func:`gradient_flow` says so and runs the same weights on the
+first engine of the measured order that can record instead (same numbers, see the
+engine tests).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-from rnnkit.kernels import dispatch
-
-# engine name -> why it cannot give per-step state gradients (None: it can)
-STATE_GRADIENTS = {
-    "native": "engine 'native' cannot provide per-step state gradients: torch's fused kernel runs the whole "
-              "sequence in one call",
-    "bptt": "engine 'bptt' cannot provide per-step state gradients: its hand-written backward keeps them "
-            "inside the autograd Function",
-    "reference": None,
-}
+from rnnkit.kernels.dispatch import ENGINES
 
 
 def state_gradient_support(engine: str) -> str | None:
-    """Why ``engine`` cannot give per-step state gradients, or None if it can."""
-    return STATE_GRADIENTS.get(engine, f"engine {engine!r} cannot provide per-step state gradients: "
-                                       "it is not the reference engine")
+    """Why ``engine`` cannot give per-step state gradients, or None if it can (its declaration says)."""
+    if engine not in ENGINES:
+        return f"engine {engine!r} cannot provide per-step state gradients: it is not an rnnkit engine"
+    reason = ENGINES[engine].cannot_record
+    return None if reason is None else f"engine {engine!r} cannot provide per-step state gradients: {reason}"
 
 
 @dataclass(frozen=True)
@@ -56,8 +49,8 @@ class GradientFlow:
 
     norms: torch.Tensor  # (L, D, T) ||dL/dh_t|| of the output state h
     parts: dict  # state part name ("h", "c") -> (L, D, T) norms of that part
-    engine: str  # the engine the states were measured on (always "reference")
-    note: str  # why another engine was not used, or "" when none was requested
+    engine: str  # the engine the states were measured on
+    note: str  # why the layer's own engine was not used, or "" when it was
 
     @property
     def num_layers(self) -> int:
@@ -107,37 +100,6 @@ def find_recurrent(model: torch.nn.Module):
     return found[0]
 
 
-def _parts(state) -> tuple:
-    return tuple(state) if isinstance(state, tuple) else (state,)
-
-
-@contextmanager
-def _recording(layer):
-    """Run ``layer`` on the reference engine with every cell's new state recorded per step."""
-    saved = (layer.engine, layer.checkpoint_every)
-    records = [[] for _ in layer.cells]
-    for cell, rec in zip(layer.cells, records):
-        def step(x_t, state, _cell=cell, _rec=rec):
-            y, new = type(_cell).step(_cell, x_t, state)
-            _rec.append(new)
-            return y, new
-        object.__setattr__(cell, "step", step)  # instance attribute shadows the class's step
-    layer.engine, layer.checkpoint_every = "reference", None
-    try:
-        yield records
-    finally:
-        layer.engine, layer.checkpoint_every = saved
-        for cell in layer.cells:
-            object.__delattr__(cell, "step")
-
-
-def _requested_engine(layer, x: torch.Tensor) -> str:
-    if layer.engine != "auto":
-        return layer.engine
-    cell = layer.cells[0]
-    return dispatch.choose(cell, x.dtype, layer.engine_options(), training=True)
-
-
 def gradient_flow(model: torch.nn.Module, batch, loss_fn) -> GradientFlow:
     r"""Measure :math:`\|\partial L/\partial h_t\|` for every step, layer and direction of ``model``.
 
@@ -152,8 +114,9 @@ def gradient_flow(model: torch.nn.Module, batch, loss_fn) -> GradientFlow:
     Sequences are taken at full length T (no ``lengths``): with padding, the steps past a
     sequence's end would read as zero gradient. Returns a :class:`GradientFlow`.
     Parameter ``.grad`` fields are left untouched
-    (``torch.autograd.grad`` is used). When the layer's engine cannot give per-step
-    state gradients, ``note`` says so and the same weights run on the reference engine.
+    (``torch.autograd.grad`` is used). When the layer's engine cannot record per-step
+    states (``native``), ``note`` says so and the same weights run on the first engine of
+    the measured order that can (``engine`` names it).
 
     Example::
 
@@ -171,35 +134,33 @@ def gradient_flow(model: torch.nn.Module, batch, loss_fn) -> GradientFlow:
         raise TypeError(f"gradient_flow: expected batch to be a tensor or to have a tensor .x, "
                         f"got {type(batch).__name__}")
     layer = find_recurrent(model)
-    requested = _requested_engine(layer, x)
-    reason = state_gradient_support(requested)
-    note = "" if reason is None else f"{reason}; measured on engine 'reference' with the same weights"
-    with torch.enable_grad(), _recording(layer) as records:
-        output = model(x)
+    with torch.enable_grad():
+        with layer.recording(fallback=True) as recorder:
+            output = model(x)
         output = output[0] if isinstance(output, tuple) else output
         loss = loss_fn(output, batch)
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise ValueError(f"gradient_flow: expected loss_fn to return a scalar tensor, got "
-                             f"{type(loss).__name__}{'' if not isinstance(loss, torch.Tensor) else tuple(loss.shape)}")
-        flat = [p for rec in records for state in rec for p in _parts(state)]
-        grads = torch.autograd.grad(loss, flat, allow_unused=True)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        raise ValueError(f"gradient_flow: expected loss_fn to return a scalar tensor, got "
+                         f"{type(loss).__name__}{'' if not isinstance(loss, torch.Tensor) else tuple(loss.shape)}")
+    recorder.backward(loss)  # fills each recording's dL/dh_t; parameter .grad untouched
     L, D = layer.num_layers, layer.num_directions
-    n_parts = len(_parts(records[0][0]))
-    T = len(records[0])
+    if len(recorder) != L * D:
+        raise ValueError(f"gradient_flow: expected the model to run its recurrent layer once "
+                         f"({L * D} cell calls), got {len(recorder)} cell calls")
+    T = recorder[0].length
+    n_parts = len(recorder[0].state_parts)
     norms = torch.zeros(n_parts, L * D, T, dtype=torch.float64)
-    k = 0
-    for i, rec in enumerate(records):
-        if len(rec) != T:
-            raise ValueError(f"gradient_flow: expected every cell to run {T} steps, cell {i} ran {len(rec)}")
-        for step in range(T):
-            for j in range(n_parts):
-                g = grads[k]
-                k += 1
-                t = step if i % D == 0 else T - 1 - step  # the reverse direction reads time backwards
-                norms[j, i, t] = 0.0 if g is None else torch.linalg.vector_norm(g.detach().double())
+    for i, rec in enumerate(recorder):
+        if rec.length != T:
+            raise ValueError(f"gradient_flow: expected every cell to run {T} steps, cell {i} ran {rec.length}")
+        if rec.grad_parts is None:
+            continue  # no gradient reached this cell: its norms stay 0
+        for j, g in enumerate(rec.grad_parts):  # (T, B, S_j) in reading order
+            n = torch.linalg.vector_norm(g.detach().double().flatten(1), dim=1)  # (T,)
+            norms[j, i] = n.flip(0) if rec.direction == 1 else n  # the reverse direction reads time backwards
     norms = norms.view(n_parts, L, D, T)
     names = ("h", "c") if n_parts == 2 else tuple(f"part{j}" for j in range(n_parts))
     if n_parts == 1:
         names = ("h",)
     parts = {name: norms[j] for j, name in enumerate(names)}
-    return GradientFlow(parts["h"], parts, "reference", note)
+    return GradientFlow(parts["h"], parts, recorder[0].engine, recorder.note)

@@ -18,38 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from rnnkit.cells import GRUCell, LSTMCell
-from rnnkit.cells._norm import gate_norm
+from rnnkit.kernels.dispatch import run_recorded
 
 TANH_GATES = {"g", "n"}  # the gates that use tanh; the others are sigmoids
 
 
-def _pre(cell, x_t, h):
-    """The two gate pre-activation terms (B, G*H) as the cell computes them, biases included."""
-    G = cell.gates
-    if cell.layer_norm:
-        gi = gate_norm(F.linear(x_t, cell.weight_ih), cell.ln_weight_ih, G)
-        gh = gate_norm(F.linear(h, cell.weight_hh), cell.ln_weight_hh, G)
-        if cell.bias:
-            gi, gh = gi + cell.bias_ih, gh + cell.bias_hh
-        return gi, gh
-    return F.linear(x_t, cell.weight_ih, cell.bias_ih), F.linear(h, cell.weight_hh, cell.bias_hh)
-
-
 def gate_values(cell, x_t: torch.Tensor, state) -> dict[str, torch.Tensor]:
-    """The activated gates of one step, each (B, H), by name (i, f, g, o or r, z, n)."""
-    if isinstance(cell, LSTMCell):
-        gi, gh = _pre(cell, x_t, state[0])
-        i, f, g, o = (gi + gh).chunk(4, dim=1)  # 4 x (B, H)
-        return {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "g": torch.tanh(g), "o": torch.sigmoid(o)}
-    if isinstance(cell, GRUCell):
-        gi, gh = _pre(cell, x_t, state)
-        (i_r, i_z, i_n), (h_r, h_z, h_n) = gi.chunk(3, dim=1), gh.chunk(3, dim=1)  # 3 x (B, H) each
-        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-        return {"r": r, "z": z, "n": torch.tanh(i_n + r * h_n)}
-    raise TypeError(f"gate_values: expected an LSTMCell or GRUCell, got {type(cell).__name__}")
+    """The activated gates of one step, each (B, H), by name (i, f, g, o or r, z, n), as the cell computes them."""
+    if not isinstance(cell, (LSTMCell, GRUCell)):
+        raise TypeError(f"gate_values: expected an LSTMCell or GRUCell, got {type(cell).__name__}")
+    return cell.gate_activations(x_t, state)
 
 
 @dataclass(frozen=True)
@@ -75,20 +55,13 @@ def gate_stats(cell, x: torch.Tensor, state=None, eps: float = 0.05) -> GateStat
         raise ValueError(f"gate_stats: expected x with 3 dims (T, B, I), got shape {tuple(x.shape)}")
     if not 0.0 < eps < 0.5:
         raise ValueError(f"gate_stats: expected eps in (0, 0.5), got {eps}")
-    if state is None:
-        state = cell.init_state(x.shape[1], x.device, x.dtype)
-    sat, total, count = {}, {}, 0
     with torch.no_grad():
-        for t in range(x.shape[0]):
-            gates = gate_values(cell, x[t], state)
-            for name, v in gates.items():
-                if name in TANH_GATES:
-                    s = (v.abs() > 1 - eps)
-                else:
-                    s = (v < eps) | (v > 1 - eps)
-                sat[name] = sat.get(name, 0.0) + float(s.sum())
-                total[name] = total.get(name, 0.0) + float(v.sum())
-            count += gates[next(iter(gates))].numel()
-            state = cell.step(x[t], state)[1]
+        recording = run_recorded(cell, x, state)
+        prev = tuple(p[:-1].flatten(0, 1) for p in recording.state_parts)  # per part (T*B, S_j): h_t read
+        gates = gate_values(cell, x.flatten(0, 1), prev if recording.tuple_state else prev[0])  # each (T*B, H)
+    sat, mean = {}, {}
+    for name, v in gates.items():
+        s = (v.abs() > 1 - eps) if name in TANH_GATES else (v < eps) | (v > 1 - eps)
+        sat[name], mean[name] = float(s.double().mean()), float(v.double().mean())
     memory = "f" if isinstance(cell, LSTMCell) else "z"
-    return GateStats({k: v / count for k, v in sat.items()}, {k: v / count for k, v in total.items()}, memory, eps)
+    return GateStats(sat, mean, memory, eps)

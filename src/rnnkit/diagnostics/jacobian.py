@@ -19,39 +19,33 @@ from dataclasses import dataclass
 import torch
 from torch.func import jacrev, vmap
 
+from rnnkit._state import flatten, split
 from rnnkit.cells.base import Cell
 from rnnkit.diagnostics.spectral import rate_from_logs
-
-
-def _flat(state) -> torch.Tensor:
-    return torch.cat(state, dim=-1) if isinstance(state, tuple) else state
-
-
-def _split(cell: Cell, flat: torch.Tensor, like):
-    if not isinstance(like, tuple):
-        return flat
-    sizes = [s.shape[-1] for s in like]
-    return tuple(flat.split(sizes, dim=-1))
+from rnnkit.kernels import dispatch
 
 
 def step_jacobians(cell: Cell, x: torch.Tensor, state=None) -> tuple[torch.Tensor, list]:
     """Run ``cell`` over ``x`` (T, B, I) and return J (T, B, S, S) with ``J[t] = d state_{t+1} / d state_t``
-    (S: the flattened state size) and the T + 1 states."""
+    (S: the flattened state size) and the T + 1 states.
+
+    The states come from a recording of one engine call; the T*B Jacobians are then
+    taken at once, one ``jacrev`` of a single step vmapped over every (t, b).
+    """
     T, B = x.shape[:2]
-    if state is None:
-        state = cell.init_state(B, x.device, x.dtype)
-    states, jacs = [state], []
-    for t in range(T):
-        like = states[-1]
+    with torch.no_grad():
+        recording = dispatch.run_recorded(cell, x, state)
+    states = recording.states
+    prev = tuple(p[:-1].flatten(0, 1) for p in recording.state_parts)  # per part (T*B, S_j): state_t
+    like = prev if recording.tuple_state else prev[0]
 
-        def one(x_b, s_b, like=like):  # a single sample: (I,), (S,) -> (S,)
-            s = _split(cell, s_b.unsqueeze(0), tuple(p[:1] for p in like) if isinstance(like, tuple) else like)
-            return _flat(cell.step(x_b.unsqueeze(0), s)[1]).squeeze(0)
+    def one(x_b, s_b):  # a single transition: (I,), (S,) -> (S,)
+        s = split(s_b.unsqueeze(0), like)  # (1, S) -> the state structure, each part (1, S_j)
+        return flatten(cell.step(x_b.unsqueeze(0), s)[1]).squeeze(0)
 
-        with torch.no_grad():
-            jacs.append(vmap(jacrev(one, argnums=1))(x[t], _flat(like)))  # (B, S, S)
-            states.append(cell.step(x[t], like)[1])
-    return torch.stack(jacs), states  # (T, B, S, S)
+    with torch.no_grad():
+        J = vmap(jacrev(one, argnums=1))(x.flatten(0, 1), flatten(like))  # (T*B, S, S)
+    return J.view(T, B, *J.shape[1:]), states  # (T, B, S, S)
 
 
 @dataclass(frozen=True)

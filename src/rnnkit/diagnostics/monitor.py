@@ -1,8 +1,9 @@
 r"""A training monitor: gradient flow and gradient norms recorded during training, with alarms.
 
-Attach it to a :class:`rnnkit.Trainer`; it plugs into the Trainer's ``on_step_end``
-callback and into each parameter's post-accumulate-grad hook, so the Trainer itself
-is unchanged::
+Attach it to a :class:`rnnkit.Trainer`; it is a named Trainer hook
+(``"training_monitor"``, see :mod:`rnnkit.train.hooks`) that acts on ``on_step_end``, and
+it reads each parameter's gradient through a post-accumulate-grad hook, so the Trainer
+itself is unchanged::
 
     monitor = TrainingMonitor(MonitorConfig(every=50)).attach(trainer)
     trainer.fit()
@@ -48,7 +49,13 @@ class MonitorConfig:
 
 
 class TrainingMonitor:
-    """Records gradient norms every step and gradient flow every ``config.every`` steps; raises alarms."""
+    """Records gradient norms every step and gradient flow every ``config.every`` steps; raises alarms.
+
+    A Trainer hook named ``"training_monitor"``: :meth:`attach` adds it, :meth:`on_attach`
+    hooks into the parameters, :meth:`on_step_end` measures.
+    """
+
+    name = "training_monitor"
 
     def __init__(self, config: MonitorConfig | None = None) -> None:
         self.config = config or MonitorConfig()
@@ -60,22 +67,26 @@ class TrainingMonitor:
         self._path = None
 
     def attach(self, trainer) -> "TrainingMonitor":
-        """Hook into ``trainer`` (its parameters' gradients and its ``on_step_end`` callback)."""
+        """Add this monitor to ``trainer`` as its hook ``"training_monitor"``; returns the monitor."""
+        trainer.add_hook(self)
+        return self
+
+    def on_attach(self, trainer) -> None:
+        """Read every parameter's gradient after it accumulates; write records next to the trainer's outputs."""
         for i, p in enumerate(trainer.raw_model.parameters()):
             if p.requires_grad:
                 p.register_post_accumulate_grad_hook(lambda p, i=i: self._sq.__setitem__(
                     i, float(p.grad.detach().double().pow(2).sum())))
-        trainer.add_callback("on_step_end", self)
         if trainer.out_dir is not None and trainer.ctx.main:
             self._path = trainer.out_dir / "monitor.jsonl"
-        return self
 
     @property
     def grad_norm(self) -> float:
         """The global gradient norm of the latest backward, before clipping."""
         return math.sqrt(sum(self._sq.values())) if self._sq else math.nan
 
-    def __call__(self, trainer) -> None:
+    def on_step_end(self, trainer) -> None:
+        """Record this step's gradient norm, every ``config.every`` steps the gradient flow; raise alarms."""
         step, norm = trainer.step, self.grad_norm
         record = {"step": step, "grad_norm": norm}
         alarm = jump_alarm(self._previous, norm, step, self.config.jump) if math.isfinite(self._previous) else None

@@ -1,10 +1,13 @@
-"""Engine registry, ``engine="auto"`` selection, and :func:`explain`.
+"""Engine registry and ``engine="auto"`` selection.
 
 An engine has the reference engine's signature and meaning
-(see :mod:`rnnkit.kernels.reference`) and says why it cannot serve a request.
+(see :mod:`rnnkit.kernels.reference`) and declares what it can do: which cells and
+dtypes (``unsupported``), which extra options, and whether it can record per-step
+states and their gradients (``record=``, :mod:`rnnkit.kernels.record`).
 ``"auto"`` takes the first engine of :func:`auto_order` that serves the request. The
 order is a measured rule, not a guess (``benchmarks/speed_cpu.py``, figures in
-``benchmarks/RESULTS.md``); the reference loop serves every cell.
+``benchmarks/RESULTS.md``); the reference loop serves every cell. Selection reads
+only these declarations; ``rnnkit.explain`` (in :mod:`rnnkit.layers`) reports them.
 """
 from __future__ import annotations
 
@@ -17,15 +20,22 @@ import torch
 from rnnkit._checks import check_choice
 from rnnkit.cells import ElmanCell, GRUCell
 from rnnkit.kernels import bptt, native, reference
+from rnnkit.kernels.record import Recorder
 
 
 @dataclass(frozen=True)
 class Engine:
     name: str  # the engine= value that selects it
-    run: Callable  # run(cell, x, state, lengths=None, reverse=False, **options)
+    run: Callable  # run(cell, x, state, lengths=None, reverse=False, **options, record=None)
     unsupported: Callable  # unsupported(cell, dtype) -> reason it cannot run them, or None
     options: frozenset  # keyword options of run beyond the shared signature
+    cannot_record: str | None  # why run takes no record= (per-step states and gradients), or None: it can
     summary: str  # one line for reports
+
+    @property
+    def records(self) -> bool:
+        """Whether ``run(..., record=recorder)`` records per-step states and their gradients."""
+        return self.cannot_record is None
 
 
 def _serves_all(cell, dtype) -> None:
@@ -34,10 +44,11 @@ def _serves_all(cell, dtype) -> None:
 
 ENGINES: dict[str, Engine] = {
     "native": Engine("native", native.run, native.unsupported, frozenset(),
+                     "torch's fused kernel runs the whole sequence in one call",
                      "torch's fused kernels (oneDNN/ATen on CPU, cuDNN on GPU)"),
-    "bptt": Engine("bptt", bptt.run, bptt.unsupported, frozenset({"checkpoint_every"}),
+    "bptt": Engine("bptt", bptt.run, bptt.unsupported, frozenset({"checkpoint_every"}), None,
                    "hand-written backpropagation through time"),
-    "reference": Engine("reference", reference.run, _serves_all, frozenset(),
+    "reference": Engine("reference", reference.run, _serves_all, frozenset(), None,
                         "Python loop over time with autograd; runs any Cell"),
 }
 
@@ -72,81 +83,80 @@ def check_engine(owner: str, engine) -> str:
     return check_choice(owner, "engine", engine, ENGINE_NAMES)
 
 
-def rejection(engine: Engine, cell, dtype: torch.dtype, options: dict) -> str | None:
-    """Why ``engine`` cannot serve this request, or None."""
+def rejection(engine: Engine, cell, dtype: torch.dtype, options: dict, recording: bool = False) -> str | None:
+    """Why ``engine`` cannot serve this request (``recording``: with ``record=``), or None."""
     extra = sorted(k for k, v in options.items() if v is not None and k not in engine.options)
     if extra:
         return f"it has no {', '.join(extra)} option"
+    if recording and not engine.records:
+        return f"it cannot record per-step states: {engine.cannot_record}"
     return engine.unsupported(cell, dtype)
 
 
-def choose(cell, dtype: torch.dtype, options: dict, training: bool = True, batch: int = 1) -> str:
+def choose(cell, dtype: torch.dtype, options: dict, training: bool = True, batch: int = 1,
+           recording: bool = False) -> str:
     """The engine ``"auto"`` picks: the first of :func:`auto_order` that serves the request."""
     reasons = {}
     for name in auto_order(cell, training, batch):
-        reasons[name] = rejection(ENGINES[name], cell, dtype, options)
+        reasons[name] = rejection(ENGINES[name], cell, dtype, options, recording)
         if reasons[name] is None:
             return name
-    raise ValueError(f"no engine can run {type(cell).__name__} on {dtype} with {options}: "
+    raise ValueError(f"no engine can run {type(cell).__name__} on {dtype} with {options}"
+                     + (" and record per-step states" if recording else "") + ": "
                      + "; ".join(f"{n}: {r}" for n, r in reasons.items()))
 
 
+def recording_engine(engine: str, cell, dtype: torch.dtype, options: dict, record, training: bool = True,
+                     batch: int = 1) -> str:
+    """The engine that runs a request with the recorder ``record``.
+
+    ``"auto"``: the first engine of the measured order that can record. A named engine
+    that cannot record raises, unless ``record.fallback``: then that first engine runs
+    and ``record`` notes which engine replaced which.
+    """
+    if engine == "auto":
+        return choose(cell, dtype, options, training, batch, recording=True)
+    reason = ENGINES[engine].cannot_record
+    if reason is None:
+        return engine
+    if not record.fallback:
+        able = ", ".join(repr(n) for n, e in ENGINES.items() if e.records)
+        raise ValueError(f"engine {engine!r} cannot record per-step states: {reason}. Record on one that can "
+                         f"({able} or 'auto'), or record with fallback=True to run one of them instead")
+    used = choose(cell, dtype, options, training, batch, recording=True)
+    record.replaced(engine, used, reason)
+    return used
+
+
 def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, training: bool = True,
-           batch: int = 1) -> Callable:
-    """``run`` of the named engine (``"auto"``: chosen) with the options bound; raises if it cannot serve."""
+           batch: int = 1, record=None) -> Callable:
+    """``run`` of the named engine (``"auto"``: chosen) with the options bound; raises if it cannot serve.
+
+    ``record``: a :class:`~rnnkit.kernels.record.Recorder`, passed on as ``run(..., record=record)``
+    to an engine that can record (see :func:`recording_engine`).
+    """
     options = options or {}
-    name = choose(cell, dtype, options, training, batch) if engine == "auto" else engine
+    if record is not None:
+        name = recording_engine(engine, cell, dtype, options, record, training, batch)
+    else:
+        name = choose(cell, dtype, options, training, batch) if engine == "auto" else engine
     chosen = ENGINES[name]
     reason = rejection(chosen, cell, dtype, options)
     if reason is not None:
         raise ValueError(f"engine {name!r} cannot run {type(cell).__name__} on {dtype}: {reason}. "
                          "Use engine='auto' to pick one that can.")
     bound = {k: v for k, v in options.items() if v is not None}
+    if record is not None:
+        bound["record"] = record
     return partial(chosen.run, **bound) if bound else chosen.run
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """Which engine runs a layer's cells, and why each other engine was rejected or not chosen."""
-
-    requested: str  # the layer's engine= value
-    chosen: str  # the engine that runs
-    verdicts: dict  # engine name -> reason it was rejected, or None if it could serve
-    order: tuple  # the measured order "auto" follows for this cell and mode
-    training: bool  # whether gradients are needed (the order can differ)
-
-    def __str__(self) -> str:
-        lines = [f"engine={self.requested!r} -> runs {self.chosen!r} ({ENGINES[self.chosen].summary})"]
-        for name, reason in self.verdicts.items():
-            if name == self.chosen:
-                continue
-            if reason is not None:
-                lines.append(f"  {name}: rejected, {reason}")
-            elif self.requested == "auto":
-                mode = "training" if self.training else "inference"
-                lines.append(f"  {name}: could serve, not chosen: {self.chosen!r} comes first in the order "
-                             f"measured for {mode}: {' > '.join(self.order)}")
-            else:
-                lines.append(f"  {name}: could serve, not requested")
-        return "\n".join(lines)
-
-
-def needs_grad(module: torch.nn.Module, x: torch.Tensor) -> bool:
-    """Whether running ``module`` on ``x`` now records a graph for backward."""
-    return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
-
-
-def explain(layer, input) -> Explanation:
-    """Report which engine ``layer`` would use on ``input`` (in the current grad mode) and why."""
-    data = input.data if isinstance(input, torch.nn.utils.rnn.PackedSequence) else input
-    cell = layer.cells[0]
-    options = layer.engine_options()
-    training = needs_grad(layer, data)
-    batch = 1 if data.dim() < 3 else data.shape[0 if layer.batch_first else 1]
-    if isinstance(input, torch.nn.utils.rnn.PackedSequence):
-        batch = int(input.batch_sizes[0])
-    verdicts = {name: rejection(e, cell, data.dtype, options) for name, e in ENGINES.items()}
-    chosen = choose(cell, data.dtype, options, training, batch) if layer.engine == "auto" else layer.engine
-    if verdicts[chosen] is not None:
-        raise ValueError(f"engine {chosen!r} cannot run {type(cell).__name__} on {data.dtype}: {verdicts[chosen]}")
-    return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training, batch), training)
+def run_recorded(cell, x: torch.Tensor, state=None, lengths: torch.Tensor | None = None, reverse: bool = False):
+    """The :class:`~rnnkit.kernels.record.Recording` of ``cell`` run once over ``x`` (T, B, I) from ``state``
+    (zeros if None) on the fastest engine that can record; the current grad mode applies."""
+    if state is None:
+        state = cell.init_state(x.shape[1], x.device, x.dtype)
+    recorder = Recorder()
+    select("auto", cell, x.dtype, training=torch.is_grad_enabled(), batch=x.shape[1], record=recorder)(
+        cell, x, state, lengths, reverse)
+    return recorder[0]

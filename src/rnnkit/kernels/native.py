@@ -11,7 +11,8 @@ from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
-from rnnkit.cells.base import State
+from rnnkit._state import State
+from rnnkit.cells.base import runs_as
 from rnnkit.kernels.reference import reverse_time
 
 CELLS = (LSTMCell, GRUCell, ElmanCell)
@@ -20,7 +21,7 @@ CELLS = (LSTMCell, GRUCell, ElmanCell)
 def unsupported(cell, dtype: torch.dtype) -> str | None:
     """Why torch's fused kernels cannot run ``cell`` on ``dtype``, or None if they can."""
     base = next((c for c in CELLS if isinstance(cell, c)), None)
-    if base is None or type(cell).step is not base.step:
+    if base is None or not runs_as(cell, base):
         return f"torch's fused kernels compute ElmanCell, LSTMCell and GRUCell only, not {type(cell).__name__}"
     if cell.layer_norm:
         return "torch's fused kernels have no layer norm"

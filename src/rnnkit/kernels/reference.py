@@ -15,12 +15,19 @@ Contract shared by every engine::
 - Returns ``outputs`` (T, B, cell.output_size) and the final state.
 
 Arguments are validated by the layers (the public boundary), not here.
+
+This engine can record (``record=``, see :mod:`rnnkit.kernels.record`): every state stays
+in the autograd graph anyway, and a tensor hook on each new state stores its gradient.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
-from rnnkit.cells.base import Cell, State
+from rnnkit._state import State, parts, select
+from rnnkit.cells.base import Cell
+from rnnkit.kernels.record import Recorder, Recording
 
 
 def reverse_index(lengths: torch.Tensor, T: int, device) -> torch.Tensor:
@@ -49,17 +56,8 @@ def zero_padding(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.masked_fill(past_end.unsqueeze(-1), 0)
 
 
-def _select(alive: torch.Tensor, new: State, old: State) -> State:
-    """Per sample: ``new`` where ``alive`` (B,) is True, else ``old``."""
-    def pick(n: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
-        return torch.where(alive.view(-1, *([1] * (n.dim() - 1))), n, o)
-    if isinstance(new, torch.Tensor):
-        return pick(new, old)
-    return tuple(pick(n, o) for n, o in zip(new, old))
-
-
 def run(cell: Cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None,
-        reverse: bool = False) -> tuple[torch.Tensor, State]:
+        reverse: bool = False, *, record: Recorder | None = None) -> tuple[torch.Tensor, State]:
     """Run ``cell`` over ``x`` (T, B, I) from ``state``; see the module docstring."""
     T = x.shape[0]
     if lengths is not None and bool((lengths == T).all()):
@@ -70,15 +68,34 @@ def run(cell: Cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None 
         x = reverse_time(x, lengths)
     alive_at = None if lengths is None else (torch.arange(T).unsqueeze(1) < lengths).to(x.device)  # (T, B)
     outputs = []
+    kept, made = ([state], []) if record is not None else (None, None)  # states carried, and as each step made them
     for t in range(T):
         y, new_state = cell.step(x[t], state)
+        if made is not None:
+            made.append(new_state)
         if alive_at is None:
             state = new_state
         else:
-            state = _select(alive_at[t], new_state, state)
+            state = select(alive_at[t], new_state, state)
             y = torch.where(alive_at[t].unsqueeze(1), y, torch.zeros_like(y))
+        if kept is not None:
+            kept.append(state)
         outputs.append(y)
     out = torch.stack(outputs)  # (T, B, Y)
     if reverse:
         out = reverse_time(out, lengths)
+    if record is not None:
+        _record(record, cell, x, lengths, reverse, kept, made)
     return out, state
+
+
+def _record(record: Recorder, cell: Cell, x: torch.Tensor, lengths, reverse: bool, kept: list, made: list) -> None:
+    """Add the Recording of this call; hooks on the states as the steps made them store dL/dh_t in backward."""
+    stacks = tuple(torch.stack([parts(s)[j].detach() for s in kept]) for j in range(len(parts(kept[0]))))
+    recording = record.add(Recording(cell, x, lengths, reverse, stacks, isinstance(kept[0], tuple), "reference"))
+    # The new state as the step made it (not after holding finished sequences): its gradient sums the
+    # output's and the next step's; past a sequence's end both are zero.
+    for t, new_state in enumerate(made):
+        for j, part in enumerate(parts(new_state)):
+            if part.requires_grad:
+                part.register_hook(partial(recording.write_grad, t, j))

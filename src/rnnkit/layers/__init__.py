@@ -1,5 +1,7 @@
-"""nn.Module layers: the torch.nn drop-ins and the generic :class:`Recurrent`."""
+"""nn.Module layers: the torch.nn drop-ins, the generic :class:`Recurrent`, recording and :func:`explain`."""
+from rnnkit.layers.explain import Explanation, explain
+from rnnkit.layers.recording import record_states, recurrent_layers
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.rnn import GRU, LSTM, RNN
 
-__all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "record_states", "recurrent_layers", "explain", "Explanation"]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -10,9 +11,12 @@ from torch import nn
 
 from rnnkit import init as rinit
 from rnnkit._checks import check_bool, check_probability, check_size, check_tensor
-from rnnkit.cells.base import Cell, State
+from rnnkit._state import State
+from rnnkit.cells.base import Cell
 from rnnkit.kernels import dispatch
+from rnnkit.kernels.record import Recorder
 from rnnkit.layers._inputs import Prepared, finish_output, prepare_input
+from rnnkit.layers.explain import needs_grad
 
 
 class Recurrent(nn.Module):
@@ -53,6 +57,9 @@ class Recurrent(nn.Module):
     The parameters of each cell are adopted under torch.nn's names, e.g. ``weight_hh_l0``
     and ``weight_hh_l0_reverse``.
 
+    ``with layer.recording() as recorder:`` records every cell's per-step states (and,
+    after a backward, their gradients) of the forwards run inside it; see :meth:`recording`.
+
     Example::
 
         >>> from functools import partial
@@ -61,6 +68,7 @@ class Recurrent(nn.Module):
     """
 
     _state_names: tuple[str, ...] | None = None  # names of the hx components in messages
+    _recorder: Recorder | None = None  # set by recording(): the engines record every call into it
 
     def __init__(self, cell_factory: Callable[[int], Cell], input_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
@@ -135,6 +143,28 @@ class Recurrent(nn.Module):
         for cell in self._cells:
             rinit.initialize(cell, scheme, spectral_radius)
 
+    @contextmanager
+    def recording(self, fallback: bool = False, recorder: Recorder | None = None) -> Iterator[Recorder]:
+        """Record every engine call of the forwards run inside: ``with layer.recording() as recorder:``.
+
+        Each call of a cell (per layer, direction and forward) adds a
+        :class:`~rnnkit.kernels.record.Recording` to ``recorder.recordings``: its inputs and
+        states h_0..h_T, and after a backward through the output the gradients dL/dh_t.
+        Engine ``"auto"`` then runs the fastest engine that can record. A named engine that
+        cannot record (``native``) raises ``ValueError``; with ``fallback=True`` the first
+        engine of the measured order that can record runs instead, same weights, and
+        ``recorder.note`` says so. Pass ``recorder`` to share one between layers.
+        """
+        recorder = Recorder(fallback) if recorder is None else recorder
+        if not isinstance(recorder, Recorder):
+            raise TypeError(f"{type(self).__name__}: expected recorder to be an rnnkit.kernels.Recorder or None, "
+                            f"got {type(recorder).__name__}")
+        previous, self._recorder = self._recorder, recorder
+        try:
+            yield recorder
+        finally:
+            self._recorder = previous
+
     # -- forward ---------------------------------------------------------------------
     def forward(self, input, hx: State | None = None, *, lengths=None):
         owner = type(self).__name__
@@ -142,16 +172,18 @@ class Recurrent(nn.Module):
         self._check_like_parameters(prep.x)
         states = self._initial_states(hx, prep, input)
         layer_input = prep.x  # (T, B, I) for the first layer
-        training = dispatch.needs_grad(self, prep.x)
+        training = needs_grad(self, prep.x)
         finals: list[State] = []
-        D = self.num_directions
+        D, record = self.num_directions, self._recorder
         for layer in range(self.num_layers):
             outs = []
             for direction in range(D):
                 index = layer * D + direction
                 cell = self._cells[index]
+                if record is not None:
+                    record.position = (layer, direction)
                 run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options(), training,
-                                      layer_input.shape[1])
+                                      layer_input.shape[1], record)
                 out, final = run(cell, layer_input, states[index], prep.lengths, reverse=direction == 1)
                 outs.append(out)  # (T, B, Y)
                 finals.append(final)

@@ -3,8 +3,8 @@ from rnnkit.models.classifier import POOLING, LengthsFromMask, SequenceClassifie
 from rnnkit.models.forecaster import Forecaster, errors, naive, seasonal_naive
 from rnnkit.models.language import LanguageModel, evaluate_nats
 from rnnkit.models.sampling import sample
-from rnnkit.models.sequence import LAYERS, SequenceModel, Trace
+from rnnkit.models.sequence import CELLS, LAYERS, SequenceModel, run_with_resets
 
-__all__ = ["SequenceModel", "Trace", "LAYERS", "LanguageModel", "evaluate_nats", "sample",
+__all__ = ["SequenceModel", "run_with_resets", "CELLS", "LAYERS", "LanguageModel", "evaluate_nats", "sample",
            "Forecaster", "errors", "naive", "seasonal_naive",
            "SequenceClassifier", "LengthsFromMask", "POOLING"]

@@ -55,18 +55,6 @@ class Forecaster(nn.Module):
         outputs = horizon if mode == "direct" else 1
         self.net = SequenceModel(cell, input_size, hidden_size, outputs, num_layers, engine=engine, init=init)
 
-    @property
-    def record_trace(self) -> bool:
-        return self.net.record_trace
-
-    @record_trace.setter
-    def record_trace(self, value: bool) -> None:
-        self.net.record_trace = value
-
-    @property
-    def last_trace(self):
-        return self.net.last_trace
-
     def forward(self, x: torch.Tensor, state=None, resets: torch.Tensor | None = None):
         """x (T, B, I) -> (outputs (T, B, K or 1), state)."""
         return self.net(x, state, resets)

@@ -51,25 +51,14 @@ class LanguageModel(nn.Module):
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.drop = nn.Dropout(dropout)
-        # the recurrent stack and its reset handling are SequenceModel's; its per-step head is not used
+        # the recurrent stack and its reset handling are SequenceModel's; its per-step head becomes the
+        # identity (built first all the same, so a seed gives the weights it always gave)
         self.body = SequenceModel(cell, embed_size, hidden_size, 1, num_layers, engine=engine, init=init)
         self.body.head = nn.Identity()
         self.body.rnn.dropout = dropout if num_layers > 1 else 0.0  # between stacked layers
         self.head = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
             self.head.weight = self.embed.weight
-
-    @property
-    def record_trace(self) -> bool:
-        return self.body.record_trace
-
-    @record_trace.setter
-    def record_trace(self, value: bool) -> None:
-        self.body.record_trace = value
-
-    @property
-    def last_trace(self):
-        return self.body.last_trace
 
     def forward(self, ids: torch.Tensor, state=None, resets: torch.Tensor | None = None):
         """ids (T, B) or (T, B, 1) int64, state or None, resets (T, B) -> (logits (T, B, V), state)."""
@@ -79,10 +68,7 @@ class LanguageModel(nn.Module):
             raise ValueError(f"LanguageModel: expected int64 ids of shape (T, B) or (T, B, 1), "
                              f"got {ids.dtype} of shape {tuple(ids.shape)}")
         x = self.drop(self.embed(ids))  # (T, B, E)
-        if self.body.record_trace:
-            out, state = self.body._stepped(x, state, resets)
-        else:
-            out, state = self.body._layered(x, state, resets)
+        out, state = self.body(x, state, resets)  # (T, B, H): the body's read-out is the identity
         return self.head(self.drop(out)), state  # (T, B, V)
 
 

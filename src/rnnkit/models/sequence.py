@@ -3,48 +3,62 @@ r"""A per-step sequence head: recurrent stack then a linear read-out at every st
 .. math::  h^{(1..L)}_t = \mathrm{RNN}(x_t, h_{t-1}),\qquad \hat y_t = W_o h^{(L)}_t + b_o
 
 Shapes: x (T, B, I) -> output (T, B, O); the state is the layer's ``hx`` structure
-((L, B, H) for RNN/GRU, a pair of them for LSTM). ``resets`` (T, B) bool zeroes a
-sample's state just before the step where a new sequence starts (streamed TBPTT).
-
-With ``record_trace = True`` the forward pass steps each layer's cell itself (same
-numbers as the layer: unidirectional, no lengths) and keeps the per-step states in
-``last_trace``, which the vanishing-gradient penalty needs (:mod:`rnnkit.train.penalty`).
+((L*D, B, H) for RNN/GRU, a pair of them for LSTM). ``resets`` (T, B) bool zeroes a
+sample's state just before the step where a new sequence starts (streamed TBPTT), see
+:func:`run_with_resets`.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from rnnkit._checks import check_choice, check_size
-from rnnkit.cells.base import Cell
-from rnnkit.layers import GRU, LSTM, RNN
+from rnnkit._state import map_state
+from rnnkit.layers import GRU, LSTM, RNN, Recurrent
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+CELLS = ("rnn", "tanh", "relu", "lstm", "gru")  # SequenceModel's cells: "rnn" is the tanh Elman RNN
 
 
-@dataclass(frozen=True)
-class Trace:
-    """What one layer did over a window: its cell, inputs and every state it produced."""
+def run_with_resets(layer: nn.Module, x: torch.Tensor, state=None, resets: torch.Tensor | None = None):
+    """Run ``layer`` over ``x`` (T, B, I), zeroing a sample's state just before each step where ``resets``
+    (T, B) bool marks the start of a new sequence -> (output (T, B, ·), final state).
 
-    cell: Cell  # the layer's cell
-    inputs: torch.Tensor  # (T, B, I) the layer's inputs
-    states: list  # T + 1 states h_0 .. h_T (each a tensor (B, H) or a tuple), h_t as used downstream
+    The sequence is cut where any sample resets; each piece runs as one layer call from the
+    previous piece's final state with the resetting samples' state set to 0.
+    """
+    if resets is None or not bool(resets.any()):
+        return layer(x, state)
+    cuts = sorted({0, *resets.any(dim=1).nonzero().flatten().tolist(), x.shape[0]})
+    outs = []
+    for start, stop in zip(cuts[:-1], cuts[1:]):
+        if state is not None:
+            keep = (~resets[start]).to(x.dtype)[None, :, None]  # (1, B, 1) over (L*D, B, H)
+            state = map_state(lambda s: s * keep, state)
+        out, state = layer(x[start:stop], state)
+        outs.append(out)  # (stop - start, B, ·)
+    return torch.cat(outs), state
 
 
-def _map(state, fn):
-    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+def _layer(cell: str, input_size: int, hidden_size: int, num_layers: int, **kw) -> Recurrent:
+    if cell in ("rnn", "tanh", "relu"):
+        return RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else cell, **kw)
+    return LAYERS[cell](input_size, hidden_size, num_layers, **kw)
 
 
 class SequenceModel(nn.Module):
     """Recurrent stack (``rnnkit.RNN``/``LSTM``/``GRU``) and a linear read-out per step.
 
     Args:
-        cell: ``"rnn"`` (tanh Elman), ``"lstm"`` or ``"gru"``.
+        cell: ``"rnn"`` or ``"tanh"`` (tanh Elman), ``"relu"`` (ReLU Elman), ``"lstm"`` or ``"gru"``.
         input_size: I. hidden_size: H. output_size: O. num_layers: L.
         engine: engine name passed to the layer (``rnnkit.kernels.ENGINE_NAMES``).
         init: initialisation name or callable passed to the layer (``None`` = torch.nn's).
+        bidirectional: a reverse direction per layer (D = 2); the read-out sees D*H features.
+        spectral_radius: passed to the layer (each recurrent weight block scaled to it).
+
+    :meth:`around` wraps any :class:`rnnkit.Recurrent` instead. The layer is built first,
+    then the read-out, so a seed gives the same weights as building them by hand.
 
     Example::
 
@@ -53,60 +67,32 @@ class SequenceModel(nn.Module):
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int, num_layers: int = 1,
-                 *, engine: str = "auto", init=None) -> None:
+                 *, engine: str = "auto", init=None, bidirectional: bool = False,
+                 spectral_radius: float | None = None) -> None:
         super().__init__()
-        check_choice("SequenceModel", "cell", cell, tuple(LAYERS))
+        check_choice("SequenceModel", "cell", cell, CELLS)
         check_size("SequenceModel", "output_size", output_size)
-        self.rnn = LAYERS[cell](input_size, hidden_size, num_layers, engine=engine, init=init)
-        self.head = nn.Linear(hidden_size, output_size)
-        self.record_trace = False  # set True to keep per-step states in last_trace
-        self.last_trace: list[Trace] = []
+        layer = _layer(cell, input_size, hidden_size, num_layers, engine=engine, init=init,
+                       bidirectional=bidirectional, spectral_radius=spectral_radius)
+        self._attach(layer, output_size)
+
+    @classmethod
+    def around(cls, layer: Recurrent, output_size: int) -> "SequenceModel":
+        """A SequenceModel reading out ``layer`` (any :class:`rnnkit.Recurrent`) into ``output_size`` features."""
+        if not isinstance(layer, Recurrent):
+            raise TypeError(f"SequenceModel.around: expected layer to be an rnnkit.Recurrent, "
+                            f"got {type(layer).__name__}")
+        check_size("SequenceModel.around", "output_size", output_size)
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model._attach(layer, output_size)
+        return model
+
+    def _attach(self, layer: Recurrent, output_size: int) -> None:
+        self.rnn = layer
+        self.head = nn.Linear(layer.num_directions * layer.cells[-1].output_size, output_size)  # D*H -> O
 
     def forward(self, x: torch.Tensor, state=None, resets: torch.Tensor | None = None):
         """x (T, B, I), state as the layer's ``hx`` or None, resets (T, B) bool -> (y (T, B, O), state)."""
-        if self.record_trace:
-            out, state = self._stepped(x, state, resets)
-        else:
-            out, state = self._layered(x, state, resets)
+        out, state = run_with_resets(self.rnn, x, state, resets)
         return self.head(out), state  # (T, B, O)
-
-    def _layered(self, x, state, resets):
-        """Run the layer, split where any sample starts a new sequence, zeroing that sample's state."""
-        if resets is None or not bool(resets.any()):
-            return self.rnn(x, state)
-        cuts = sorted({0, *resets.any(dim=1).nonzero().flatten().tolist(), x.shape[0]})
-        outs = []
-        for start, stop in zip(cuts[:-1], cuts[1:]):
-            if state is not None:
-                keep = (~resets[start]).to(x.dtype)[None, :, None]  # (1, B, 1) over (L, B, H)
-                state = _map(state, lambda s: s * keep)
-            out, state = self.rnn(x[start:stop], state)
-            outs.append(out)  # (stop - start, B, H)
-        return torch.cat(outs), state
-
-    def _stepped(self, x, state, resets):
-        """Step every cell by hand, keeping each layer's states for the penalty."""
-        T, B = x.shape[:2]
-        cells = self.rnn.cells
-        if state is None:
-            states = [c.init_state(B, x.device, x.dtype) for c in cells]
-        else:
-            states = [_map(state, lambda s, i=i: s[i]) for i in range(len(cells))]  # (B, H) per layer
-        self.last_trace = []
-        layer_input = x  # (T, B, I)
-        for i, cell in enumerate(cells):
-            h = states[i]
-            kept, outs = [h], []
-            for t in range(T):
-                if resets is not None:
-                    keep = (~resets[t]).to(x.dtype)[:, None]  # (B, 1)
-                    h = _map(h, lambda s: s * keep)
-                y, h = cell.step(layer_input[t], h)
-                kept.append(h)
-                outs.append(y)
-            self.last_trace.append(Trace(cell, layer_input, kept))
-            states[i] = h
-            layer_input = torch.stack(outs)  # (T, B, H)
-        final = tuple(torch.stack(parts) for parts in zip(*states)) if isinstance(states[0], tuple) \
-            else torch.stack(states)  # (L, B, H)
-        return layer_input, final

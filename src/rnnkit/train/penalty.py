@@ -18,46 +18,91 @@ As in the paper, :math:`\partial E / \partial h_{k+1}` and :math:`h_k` are held 
 :math:`\partial h_{k+1} / \partial h_k`. For a tuple state (LSTM: ``(h, c)``) the state
 is the concatenation of its parts. The Trainer minimises :math:`E + \lambda \Omega`.
 
+The per-step states and their gradients come from recordings of the forward pass
+(:mod:`rnnkit.kernels.record`); with ``lengths``, steps past a sequence's end count as
+having no back-flowing gradient. :class:`VanishingGradientPenalty` is the Trainer hook
+that records the training forward and adds :math:`\lambda \Omega` to the objective.
+
 Cost: one extra backward to the states, and one batched cell step over all T·B
 transitions with a double backward through it.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
-from rnnkit.models.sequence import Trace
+from rnnkit._state import parts
+from rnnkit.kernels.record import Recording, backward_to_states
+from rnnkit.layers import record_states, recurrent_layers
+from rnnkit.train.hooks import Hook
 
 
-def _parts(state) -> tuple[torch.Tensor, ...]:
-    return tuple(state) if isinstance(state, tuple) else (state,)
+def vanishing_gradient_penalty(loss: torch.Tensor, recordings, eps: float = 1e-20) -> torch.Tensor:
+    """Omega summed over the ``recordings`` (a Recorder or a list of Recordings) of the forward that made ``loss``.
 
-
-def vanishing_gradient_penalty(loss: torch.Tensor, traces: list[Trace], eps: float = 1e-20) -> torch.Tensor:
-    """Omega summed over layers, for ``loss`` and the per-layer ``traces`` of the forward pass that made it.
-
-    Keeps the graph of ``loss`` (``retain_graph=True``) so the caller can backpropagate
-    ``loss + weight * Omega`` afterwards.
+    Fills the recordings' state gradients from ``loss`` and keeps its graph
+    (``retain_graph=True``), so the caller can backpropagate ``loss + weight * Omega`` afterwards.
     """
+    recordings = list(recordings)
+    backward_to_states(loss, recordings, retain_graph=True)
     total = loss.new_zeros(())
-    for trace in traces:
-        T, B = trace.inputs.shape[:2]
-        later = [p for state in trace.states[1:] for p in _parts(state)]  # h_1 .. h_T, each part (B, H)
-        grads = torch.autograd.grad(loss, later, retain_graph=True, allow_unused=True)
-        n = len(_parts(trace.states[0]))
-        # dE/dh_{k+1} per part, stacked over k: (T, B, H_part), held constant
-        v = [torch.stack([g if g is not None else torch.zeros_like(p)
-                          for g, p in zip(grads[j::n], later[j::n])]).detach() for j in range(n)]
-        # h_k for k = 0 .. T-1, held constant, flattened to a batch of T*B transitions
-        prev = [torch.stack([_parts(s)[j] for s in trace.states[:-1]]).detach().flatten(0, 1).requires_grad_()
-                for j in range(n)]  # (T*B, H_part)
-        x = trace.inputs.flatten(0, 1)  # (T*B, I)
-        _, nxt = trace.cell.step(x, prev[0] if n == 1 else tuple(prev))
-        vjp = torch.autograd.grad(_parts(nxt), prev, [vj.flatten(0, 1) for vj in v],
-                                  create_graph=True, allow_unused=True)
-        back = sum((g ** 2).sum(-1) for g in vjp if g is not None)  # (T*B,) ||v J||^2
-        front = sum((vj.flatten(0, 1) ** 2).sum(-1) for vj in v)  # (T*B,) ||v||^2
-        live = front > eps
-        if bool(live.any()):
-            ratio = torch.sqrt(back[live] + eps) / torch.sqrt(front[live])
-            total = total + ((ratio - 1.0) ** 2).mean()
+    for rec in recordings:
+        total = total + _omega(rec, eps)
     return total
+
+
+def _omega(rec: Recording, eps: float) -> torch.Tensor:
+    """Omega of one recording, or 0 when no gradient flows back through any of its steps."""
+    if rec.grad_parts is None:
+        return torch.zeros((), dtype=rec.inputs.dtype, device=rec.inputs.device)
+    alive = rec.alive().unsqueeze(-1)  # (T, B, 1): steps past a sequence's end have no back-flowing gradient
+    # dE/dh_{k+1} per part, held constant, flattened to a batch of T*B transitions: (T*B, S_j)
+    v = [torch.where(alive, g, torch.zeros_like(g)).detach().flatten(0, 1) for g in rec.grad_parts]
+    # h_k for k = 0 .. T-1, held constant: (T*B, S_j)
+    prev = [p[:-1].flatten(0, 1).detach().requires_grad_() for p in rec.state_parts]
+    x = rec.inputs.flatten(0, 1)  # (T*B, I)
+    _, nxt = rec.cell.step(x, tuple(prev) if rec.tuple_state else prev[0])
+    vjp = torch.autograd.grad(parts(nxt), prev, v, create_graph=True, allow_unused=True)
+    back = sum((g ** 2).sum(-1) for g in vjp if g is not None)  # (T*B,) ||v J||^2
+    front = sum((vj ** 2).sum(-1) for vj in v)  # (T*B,) ||v||^2
+    live = front > eps
+    if not bool(live.any()):
+        return torch.zeros((), dtype=x.dtype, device=x.device)
+    ratio = torch.sqrt(back[live] + eps) / torch.sqrt(front[live])
+    return ((ratio - 1.0) ** 2).mean()
+
+
+class VanishingGradientPenalty(Hook):
+    """Trainer hook: minimise ``loss + weight * Omega``, Omega from a recording of each training forward.
+
+    It records every rnnkit recurrent layer of the trainer's model (engines that cannot
+    record are replaced by one that can, same weights). The Trainer adds it when
+    ``config.penalty > 0``; a model without an rnnkit recurrent layer is a ``TypeError``.
+    """
+
+    name = "vanishing_gradient_penalty"
+
+    def __init__(self, weight: float) -> None:
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+            raise ValueError(f"VanishingGradientPenalty: expected weight to be a number > 0, got {weight!r}")
+        self.weight = float(weight)
+        self._recorder = None  # the recording of the latest training forward, until its objective
+
+    def on_attach(self, trainer) -> None:
+        model = trainer.raw_model
+        if not recurrent_layers(model):
+            raise TypeError(f"Trainer: penalty > 0 needs a model holding an rnnkit recurrent layer "
+                            f"(rnnkit.RNN/LSTM/GRU/Recurrent), got {type(model).__name__}, which holds none")
+
+    @contextmanager
+    def around_forward(self, trainer):
+        with record_states(trainer.raw_model, fallback=True) as recorder:
+            yield
+        self._recorder = recorder
+
+    def objective(self, trainer, loss: torch.Tensor) -> torch.Tensor | None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return None
+        return self.weight * vanishing_gradient_penalty(loss, recorder)

@@ -1,10 +1,13 @@
 """The Trainer: forward, loss, zero-grad, backward, clip, step, in one readable loop.
 
 It knows nothing of any particular model. A *task* supplies the data and the
-objective through named hooks — ``batch(split, index) -> Batch``, ``loss(output,
+objective through named methods — ``batch(split, index) -> Batch``, ``loss(output,
 batch)``, ``metric(output, batch)``, ``metric_name``, ``name`` — and the *model* is
-any module called as ``model(x, state, resets) -> (output, state)``. Callbacks
-(``add_callback("on_step_end", fn)``, also ``"on_eval_end"``) receive the trainer.
+any module called as ``model(x, state, resets) -> (output, state)``. Everything else
+plugs in as a named hook (:mod:`rnnkit.train.hooks`: around the forward, extra
+objective terms, ``on_step_end``, ``on_eval_end``): ``add_hook(hook)``, or
+``add_callback("on_step_end", fn)`` for a plain function. ``config.penalty > 0`` adds
+the :class:`~rnnkit.train.penalty.VanishingGradientPenalty` hook.
 
 Full BPTT (``tbptt=None``) takes one step per batch. Truncated BPTT with window ``k``
 cuts each batch into windows of ``k`` steps and takes one step per window; the final
@@ -16,23 +19,22 @@ forward only, to carry the state.
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
-from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from rnnkit._state import detach, map_state
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (FORMAT, CheckpointError, atomic_save, check_run, load_checkpoint, rng_state,
                                      set_rng_state)
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.logs import RunLog
 from rnnkit.train.optim import build_optimizer, build_scheduler, scale_lr
-from rnnkit.train.penalty import vanishing_gradient_penalty
+from rnnkit.train.hooks import Callback, Hooks
+from rnnkit.train.interrupt import stop_on_sigint
+from rnnkit.train.penalty import VanishingGradientPenalty
 
 
 @dataclass
@@ -53,12 +55,6 @@ def _total_norm(params) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
 
-def _detach(state):
-    if state is None:
-        return None
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-
-
 class Trainer:
     """Train ``model`` on ``task`` with ``config``; logs and checkpoints go to ``out_dir`` (None: none).
 
@@ -70,9 +66,6 @@ class Trainer:
                  run_config: dict | None = None, device=None) -> None:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: expected config to be a TrainConfig, got {type(config).__name__}")
-        if config.penalty > 0 and not hasattr(model, "last_trace"):
-            raise TypeError(f"Trainer: penalty > 0 needs a model with record_trace/last_trace (like "
-                            f"rnnkit.models.SequenceModel), got {type(model).__name__}")
         self.config, self.task = config, task
         self.out_dir = None if out_dir is None else Path(out_dir)
         if self.out_dir is not None and self.out_dir.exists() and not self.out_dir.is_dir():
@@ -85,15 +78,21 @@ class Trainer:
         self.run_config = {"task": task.name, **(run_config or {}), "train": asdict(config)}
         self.step, self.position, self.carry = 0, [0, 0], None  # position: [batch, window]
         self.best_val, self.bad_evals, self.nonfinite_streak = math.inf, 0, 0
-        self.callbacks = defaultdict(list)
+        self.hooks = Hooks()  # named hooks, see rnnkit.train.hooks
         self._stop_request = False
         self._windows = None  # (batch index, its TBPTT windows)
         self._resumed = False  # whether load() restored a checkpoint (then fit keeps its RNG state)
+        if config.penalty > 0:
+            self.add_hook(VanishingGradientPenalty(config.penalty))
 
     # -- hooks -------------------------------------------------------------------------
+    def add_hook(self, hook) -> None:
+        """Add a named hook (see :mod:`rnnkit.train.hooks`); its ``on_attach(trainer)`` runs now."""
+        self.hooks.add(hook, self)
+
     def add_callback(self, event: str, fn) -> None:
         """Call ``fn(trainer)`` on ``event`` ("on_step_end" or "on_eval_end")."""
-        self.callbacks[event].append(fn)
+        self.add_hook(Callback(event, fn, f"callback {len(self.hooks)}: {event}"))
 
     def request_stop(self) -> None:
         """Stop after the current step and write a checkpoint (what Ctrl-C does)."""
@@ -114,23 +113,21 @@ class Trainer:
                      tensorboard=cfg.tensorboard, metric_name=task.metric_name)
         result = Result("done", self.step)
         start = tick = time.monotonic()
-        self.raw_model.record_trace = cfg.penalty > 0
         try:
-            with self._sigint():
+            with stop_on_sigint(self):
                 while self.step < cfg.steps:
                     window = self._next_window()
                     if not window.has_targets:  # nothing to learn here: carry the state forward
                         with torch.no_grad():
                             _, state = self.model(window.x, self.carry, window.resets)
-                        self.carry = _detach(state)
+                        self.carry = detach(state)
                         continue
                     # ---- one step: forward, loss, zero-grad, backward, clip, step ----
                     self.model.train()
-                    output, state = self.model(window.x, self.carry, window.resets)
+                    with self.hooks.around_forward(self):
+                        output, state = self.model(window.x, self.carry, window.resets)
                     loss = task.loss(output, window)
-                    objective = loss
-                    if cfg.penalty > 0:
-                        objective = loss + cfg.penalty * vanishing_gradient_penalty(loss, self.raw_model.last_trace)
+                    objective = self.hooks.objective(self, loss)  # loss + every hook's extra term
                     self.optimizer.zero_grad(set_to_none=True)
                     objective.backward()
                     grad_norm = _total_norm(params)  # before any clipping
@@ -146,7 +143,7 @@ class Trainer:
                         torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
                     self.optimizer.step()
                     self.scheduler.step()
-                    self.carry = _detach(state)
+                    self.carry = detach(state)
                     self.step, self.nonfinite_streak = self.step + 1, 0
                     # ---- bookkeeping: logs, evaluation, checkpoints, stop rules ----
                     now = time.monotonic()
@@ -161,7 +158,7 @@ class Trainer:
                                 lr=lr, tokens_per_s=tokens)
                     log.progress(1, loss=mean_loss, **{task.metric_name: metric}, gnorm=grad_norm.item(),
                                  tok_s=round(tokens))
-                    self._trigger("on_step_end")
+                    self.hooks.fire("on_step_end", self)
                     stopped = self._after_step(log, result, start)
                     if stopped:
                         result.stopped = stopped
@@ -170,7 +167,6 @@ class Trainer:
                     self._evaluate_into(log, result)
                     self.save(log)
         finally:
-            self.raw_model.record_trace = False
             log.close()
         result.step = self.step
         if not result.message:
@@ -237,10 +233,6 @@ class Trainer:
         log.message(f"rnnkit: {result.message}")
         return True
 
-    def _trigger(self, event: str) -> None:
-        for fn in self.callbacks[event]:
-            fn(self)
-
     # -- evaluation --------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, split: str = "val", batches: int | None = None) -> tuple[float, float]:
@@ -257,13 +249,11 @@ class Trainer:
         return sum(losses) / len(losses), sum(metrics) / len(metrics)
 
     def _evaluate_into(self, log, result: Result) -> None:
-        trace, self.raw_model.record_trace = self.raw_model.record_trace, False
         result.val_loss, result.val_metric = self.evaluate("val")
-        self.raw_model.record_trace = trace
         log.row(self.step, "val", loss=result.val_loss, metric=result.val_metric)
         log.message(f"step {self.step}: val loss {result.val_loss:.6g}, {self.task.metric_name} "
                     f"{result.val_metric:.6g}")
-        self._trigger("on_eval_end")
+        self.hooks.fire("on_eval_end", self)
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self) -> dict:
@@ -300,25 +290,7 @@ class Trainer:
         self._resumed = True
         self.step, self.position = int(ckpt["step"]), list(ckpt["position"])
         carry = ckpt.get("carry")
-        self.carry = None if carry is None else (tuple(c.to(self.ctx.device) for c in carry)
-                                                 if isinstance(carry, (tuple, list)) else carry.to(self.ctx.device))
+        carry = tuple(carry) if isinstance(carry, list) else carry
+        self.carry = None if carry is None else map_state(lambda c: c.to(self.ctx.device), carry)
         t = ckpt["trainer"]
         self.best_val, self.bad_evals, self.nonfinite_streak = t["best_val"], t["bad_evals"], t["nonfinite_streak"]
-
-    @contextmanager
-    def _sigint(self):
-        """Ctrl-C asks for a stop at the end of the current step (and a checkpoint) instead of killing."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum, frame):
-            if self._stop_request:  # a second Ctrl-C stops at once; the last checkpoint stays intact
-                raise KeyboardInterrupt
-            self.request_stop()
-        signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)

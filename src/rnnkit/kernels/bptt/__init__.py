@@ -3,17 +3,22 @@
 ``run`` has the reference engine's signature and meaning (see
 :mod:`rnnkit.kernels.reference`) plus ``checkpoint_every=k``, which keeps only every
 k-th state in forward and recomputes the rest in backward (memory ~ T/k + k).
+
+It can record (``record=``, see :mod:`rnnkit.kernels.record`): the forward computes
+every state anyway, and the hand-written backward walks every state gradient.
 """
 from __future__ import annotations
 
 import torch
 
+from rnnkit._state import State
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
-from rnnkit.cells.base import State
+from rnnkit.cells.base import runs_as
 from rnnkit.kernels.bptt.driver import BPTTFunction
 from rnnkit.kernels.bptt.elman import ElmanRecurrence
 from rnnkit.kernels.bptt.gru import GRURecurrence
 from rnnkit.kernels.bptt.lstm import LSTMRecurrence
+from rnnkit.kernels.record import Recorder, Recording, hold_after_end
 from rnnkit.kernels.reference import reverse_time, zero_padding
 
 FAMILIES = ((LSTMCell, LSTMRecurrence), (GRUCell, GRURecurrence), (ElmanCell, ElmanRecurrence))
@@ -22,7 +27,7 @@ DTYPES = (torch.float32, torch.float64)
 
 def _family(cell):
     for base, family in FAMILIES:
-        if isinstance(cell, base) and type(cell).step is base.step:
+        if runs_as(cell, base):
             return family
     return None
 
@@ -38,7 +43,7 @@ def unsupported(cell, dtype: torch.dtype) -> str | None:
 
 
 def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None, reverse: bool = False,
-        checkpoint_every: int | None = None) -> tuple[torch.Tensor, State]:
+        checkpoint_every: int | None = None, *, record: Recorder | None = None) -> tuple[torch.Tensor, State]:
     """Run ``cell`` over ``x`` (T, B, I) from ``state`` with hand-written BPTT."""
     reason = unsupported(cell, x.dtype)
     if reason is not None:
@@ -54,6 +59,8 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
         T_live = int(lengths.max())  # steps past every sequence's end produce zeros only
     if reverse:
         x = reverse_time(x, lengths)
+    tap = None if record is None else _Tap(record, Recording(cell, x, lengths, reverse, (), isinstance(state, tuple),
+                                                             "bptt"))
     order = inverse = None
     if lengths is None:
         sizes = [B] * T
@@ -66,7 +73,10 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
         order_d, inverse = order.to(x.device), inverse.to(x.device)
         x = x[:T_live].index_select(1, order_d)  # (T_live, B, I) sorted by length
         states = tuple(s.index_select(0, order_d) for s in states)
-    Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, x, *states, *rec.params(cell))
+        if tap is not None:
+            tap.inverse = inverse
+    Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states,
+                                    *rec.params(cell))
     if order is not None:
         Y = Y.index_select(1, inverse)
         finals = [f.index_select(0, inverse) for f in finals]
@@ -75,3 +85,30 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     if reverse:
         Y = reverse_time(Y, lengths)
     return Y, (tuple(finals) if isinstance(state, tuple) else finals[0])
+
+
+class _Tap:
+    """Turns the Function's per-step states and state gradients (sorted by length, T_live steps)
+    into the call's Recording: the caller's batch order, T steps, held past each end."""
+
+    def __init__(self, record: Recorder, recording: Recording) -> None:
+        self.record, self.recording, self.inverse = record, recording, None
+
+    def _caller_order(self, stack: torch.Tensor, steps: int) -> torch.Tensor:
+        """(n, B, S) sorted -> (steps, B, S) in the caller's batch order, zeros after the first n steps."""
+        if self.inverse is not None:
+            stack = stack.index_select(1, self.inverse)
+        if stack.shape[0] < steps:
+            stack = torch.cat([stack, stack.new_zeros(steps - stack.shape[0], *stack.shape[1:])])
+        return stack
+
+    def forward(self, start: tuple, made: tuple) -> None:
+        """``start`` per part (B, S_j) and ``made`` per part (T_live, B, S_j) -> the recorded h_0 .. h_T."""
+        T, lengths = self.recording.length, self.recording.lengths
+        stacks = (torch.cat([s.unsqueeze(0), m]) for s, m in zip(start, made))  # (T_live + 1, B, S_j)
+        self.recording.state_parts = tuple(hold_after_end(self._caller_order(s, T + 1), lengths) for s in stacks)
+        self.record.add(self.recording)
+
+    def backward(self, grads: tuple) -> None:
+        """Per part (T_live, B, S_j) dL/dh_t, zero where a sequence has ended -> the recorded gradients."""
+        self.recording.grad_parts = tuple(self._caller_order(g, self.recording.length) for g in grads)

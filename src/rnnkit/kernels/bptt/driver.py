@@ -8,7 +8,10 @@ hand-derived backward for a *segment* of time steps. This module runs them:
 - plain mode runs one segment of T steps and keeps its intermediates for backward;
 - memory-efficient mode (``checkpoint_every=k``, Gruslys et al. 2016) keeps only the
   state at every k-th step and recomputes each segment's intermediates in backward,
-  so memory grows like T/k + k instead of T.
+  so memory grows like T/k + k instead of T;
+- with a ``tap`` (recording, :mod:`rnnkit.kernels.record`) it hands the states of every
+  step to ``tap.forward`` and, in backward, the total state gradients to ``tap.backward``;
+  without one nothing extra is computed or kept.
 """
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ class Recurrence:
     """
 
     state_count = 1
+
+    def new_states(self, saved, Y: torch.Tensor) -> tuple:
+        """The states of a segment's steps: the outputs, for cells whose state is their output."""
+        return (Y,)
 
     def init_grads(self, P) -> list:
         """Zero accumulators for the gradients of ``P`` (None where a parameter is absent)."""
@@ -100,7 +107,7 @@ class BPTTFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, rec: Recurrence, sizes: list[int], k: int | None, R: int, x: torch.Tensor, *rest):
+    def forward(ctx, rec: Recurrence, sizes: list[int], k: int | None, R: int, tap, x: torch.Tensor, *rest):
         S = rec.state_count
         start, P = tuple(rest[:S]), tuple(rest[S:])
         T = x.shape[0]
@@ -108,16 +115,21 @@ class BPTTFunction(torch.autograd.Function):
         Y = buffers(x, sizes)(T, x.shape[1], R)  # (T, B, R) outputs, zero past each end
         fin = tuple(torch.empty_like(s) for s in start)  # final states, filled as sequences end
         segs = _segments(T, k)
-        starts, saved = [], None
+        starts, saved, made = [], None, []
         with torch.no_grad():
             for t0, t1 in segs:
                 starts.append(start)
                 saved, start = rec.forward_segment(P, x[t0:t1], start, Y[t0:t1], sizes[t0:t1], ends[t0:t1], fin)
+                if tap is not None:
+                    made.append(rec.new_states(saved, Y[t0:t1]))
                 if len(segs) > 1:
                     saved = None  # recomputed in backward
                     start = tuple(s.clone() for s in start)
+            if tap is not None:
+                tap.forward(starts[0], tuple(torch.cat(p) for p in zip(*made)))  # per part (T, B, S_j)
         # the caller's initial state goes through save_for_backward, so in-place changes are caught
         ctx.rec, ctx.sizes, ctx.segs, ctx.ends, ctx.starts, ctx.saved = rec, sizes, segs, ends, starts[1:], saved
+        ctx.tap = tap
         ctx.save_for_backward(x, Y, *starts[0], *P)
         return (Y, *fin)
 
@@ -131,10 +143,12 @@ class BPTTFunction(torch.autograd.Function):
         x, Y, *rest = ctx.saved_tensors
         starts = [tuple(rest[:S]), *ctx.starts]
         P = tuple(rest[S:])
-        need_dx = ctx.needs_input_grad[4]
+        need_dx = ctx.needs_input_grad[5]
         carry = tuple(d.clone() for d in dfin)  # gradients of the state, walked back in time
         grads = rec.init_grads(P)
         dx = torch.empty_like(x) if need_dx and len(ctx.segs) > 1 else None
+        # with a tap: per state part, (T, B, S_j) total dL/dh_t, zero where a sequence has ended
+        taps = None if ctx.tap is None else tuple(x.new_zeros(*x.shape[:2], s.shape[-1]) for s in starts[0])
         with torch.no_grad():
             for (t0, t1), start in zip(reversed(ctx.segs), reversed(starts)):
                 saved = ctx.saved
@@ -144,11 +158,14 @@ class BPTTFunction(torch.autograd.Function):
                     saved, _ = rec.forward_segment(P, x[t0:t1], start, scratch_Y, ctx.sizes[t0:t1],
                                                    ctx.ends[t0:t1], scratch_fin)
                 dx_seg = rec.backward_segment(P, x[t0:t1], start, Y[t0:t1], saved, dY[t0:t1], carry,
-                                              ctx.sizes[t0:t1], grads, need_dx)
+                                              ctx.sizes[t0:t1], grads, need_dx,
+                                              None if taps is None else tuple(b[t0:t1] for b in taps))
                 if dx is None:
                     dx = dx_seg  # one segment: its dx is the whole dx
                 elif need_dx:
                     dx[t0:t1] = dx_seg
         ctx.saved = None  # free the forward's intermediates now, not when the graph dies
-        dP = tuple(g if g is None or ctx.needs_input_grad[5 + S + i] else None for i, g in enumerate(grads))
-        return (None, None, None, None, dx, *carry, *dP)
+        if taps is not None:
+            ctx.tap.backward(taps)
+        dP = tuple(g if g is None or ctx.needs_input_grad[6 + S + i] else None for i, g in enumerate(grads))
+        return (None, None, None, None, None, dx, *carry, *dP)

@@ -54,7 +54,7 @@ class ElmanRecurrence(Recurrence):
             h = Ys[j]
         return (Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
 
-    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
+    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx, taps=None):
         W_ih, W_hh, b, g_ih, g_hh = P
         Ai, MUi, RSi, Ah, MUh, RSh = saved
         k, B, I = x.shape
@@ -72,6 +72,8 @@ class ElmanRecurrence(Recurrence):
             r = live(n, B)
             h, dpre = r(Ys[j]), r(dGs[j])
             dh = r(dYs[j]) + r(dh_c)  # h_t feeds the output and step t+1
+            if taps is not None:
+                r(taps[0][j]).copy_(dh)  # the recorded dL/dh_t
             if self.tanh:
                 torch.mul(dh, torch.addcmul(one, h, h, value=-1), out=dpre)  # tanh' = 1 - h²
             else:

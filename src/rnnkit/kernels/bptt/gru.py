@@ -68,7 +68,7 @@ class GRURecurrence(Recurrence):
             h = Ys[j]
         return (RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
 
-    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
+    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx, taps=None):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
         RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh = saved
         k, B, I = x.shape
@@ -92,6 +92,8 @@ class GRURecurrence(Recurrence):
             hp = r(start[0] if j == 0 else Ys[j - 1])
             rz, n, z = r(RZs[j]), r(Ns[j]), r(Z_[j])
             dh = r(dYs[j]) + r(dh_c)  # h_t feeds the output and step t+1
+            if taps is not None:
+                r(taps[0][j]).copy_(dh)  # the recorded dL/dh_t
             torch.mul(dh, hp - n, out=r(dZ[j]))  # dz = dh (h_prev - n)
             dhz = dh * z  # h_t = ... + z h_{t-1}: the direct path to h_{t-1}
             dnp = torch.mul(dh - dhz, torch.addcmul(one, n, n, value=-1), out=r(dXn[j]))  # dn (1 - n²), dn = dh (1 - z)

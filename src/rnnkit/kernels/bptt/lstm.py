@@ -38,6 +38,9 @@ class LSTMRecurrence(Recurrence):
             else (None, None, None, None)
         return (cell.weight_ih[p], cell.weight_hh[p], None if b is None else b[p], cell.weight_hr, *ln)
 
+    def new_states(self, saved, Y):
+        return Y, saved[3][1:]  # h_t, and c_t from C (k+1, B, H) without c before the segment
+
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
         k, B, I = x.shape
@@ -95,7 +98,7 @@ class LSTMRecurrence(Recurrence):
         saved = (S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc)
         return saved, (Y[k - 1], C[k])
 
-    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx):
+    def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx, taps=None):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
         S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc = saved
         k, B, I = x.shape
@@ -133,6 +136,9 @@ class LSTMRecurrence(Recurrence):
                 dc = r(dc_c) + ln_backward(dpre * g_c, r(Cs[j + 1]), r(MUcs[j]), r(RScs[j]), 1)  # through LN(c)
             else:
                 dc = r(dc_c) + dpre  # c_t feeds tanh(c_t) and step t+1
+            if taps is not None:  # the recorded dL/dh_t and dL/dc_t
+                r(taps[0][j]).copy_(dh)
+                r(taps[1][j]).copy_(dc)
             torch.mul(dc, g, out=r(dI[j]))  # di = dc g
             torch.mul(dc, r(Cs[j]), out=r(dF[j]))  # df = dc c_{t-1}
             dgg = dc * r(Si[j])  # dg = dc i
