@@ -11,7 +11,7 @@ HELP = "run one of the seven vanishing/exploding-gradient experiments (tables + 
 EXAMPLES = """Examples:
   rnnkit experiment 1 --out docs/img      # gradient norm vs lag: tanh, ReLU, LSTM, GRU
   rnnkit experiment 2                     # spectral radius 0.9 / 1.0 / 1.1
-  rnnkit experiment 3 --quick             # tiny sizes, seconds (a smoke run; numbers mean little)"""
+  rnnkit experiment 3 --quick             # seconds: reproduces the headline claim (tests/jobs/test_experiment_bands.py)"""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("number", type=int, choices=tuple(EXPERIMENTS), help="which experiment (1-7)")
     parser.add_argument("--out", metavar="DIR", default="runs/experiments",
                         help="where plots, expN.json and expN.md go (default: runs/experiments)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and a few steps: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="a short run (seconds) that reproduces the experiment's headline claim")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.set_defaults(command="experiment")
     return parser
