@@ -24,7 +24,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("number", type=int, choices=tuple(EXPERIMENTS), help="which experiment (1-7)")
     parser.add_argument("--out", metavar="DIR", default="runs/experiments",
                         help="where plots, expN.json and expN.md go (default: runs/experiments)")
-    parser.add_argument("--quick", action="store_true", help="a short run (seconds) that reproduces the experiment's headline claim")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run (seconds) that reproduces the experiment's headline claim")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.set_defaults(command="experiment")
     return parser
