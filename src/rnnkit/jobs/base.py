@@ -23,11 +23,29 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, field, fields
 
+from rnnkit._fields import option
+from rnnkit.init import INIT_NAMES
+from rnnkit.kernels import ENGINE_NAMES
 from rnnkit.train.checkpoint import CheckpointError, load_checkpoint
 from rnnkit.train.config import TrainConfig
 
 
 CELLS = ("rnn", "lstm", "gru")  # the cell names every job's model takes
+
+
+def cell_option():
+    """The ``cell`` field every job's config has."""
+    return option("lstm", '"rnn" (tanh), "lstm" or "gru"', choices=CELLS)
+
+
+def engine_option():
+    """The ``engine`` field every job's config has."""
+    return option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
+
+
+def init_option():
+    """The ``init`` field every job's config has."""
+    return option("default", "the initialisation", choices=INIT_NAMES)
 
 
 @dataclass

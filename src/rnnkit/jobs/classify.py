@@ -17,9 +17,8 @@ import torch
 from rnnkit._fields import check_fields, option
 from rnnkit._write import atomic_write
 from rnnkit.data.sequences import ClassifyTask, Sequences, digit_strokes, masked_batch, read_sequences
-from rnnkit.init import INIT_NAMES
-from rnnkit.jobs.base import CELLS, Built, EvalOptions, Restored, checkpoint_fields, load_weights, restore_config
-from rnnkit.kernels import ENGINE_NAMES
+from rnnkit.jobs.base import (Built, EvalOptions, Restored, cell_option, checkpoint_fields, engine_option,
+                              init_option, load_weights, restore_config)
 from rnnkit.models.classifier import POOLING, LengthsFromMask, SequenceClassifier
 from rnnkit.train.checkpoint import CheckpointError
 
@@ -37,14 +36,14 @@ class ClassifyConfig:
     test_fraction: float = option(0.15, "classify: share of the sequences held out for testing")
     batch_size: int = option(64, "sequences per batch")
     data_seed: int = option(0, "seed of the split and of the training batches")
-    cell: str = option("lstm", "\"rnn\" (tanh), \"lstm\" or \"gru\"", choices=CELLS)
+    cell: str = cell_option()
     hidden_size: int = option(64, "H")
     num_layers: int = option(1, "stacked recurrent layers")
     bidirectional: bool = option(False, "classify: read each sequence both ways (the backward pass starts at its end)")
     pooling: str = option("last", "classify: \"last\" (final states) or \"mean\" (mean output over the sequence's steps)",
                           choices=POOLING)
-    engine: str = option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
-    init: str = option("default", "the initialisation", choices=INIT_NAMES)
+    engine: str = engine_option()
+    init: str = init_option()
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -15,9 +15,8 @@ import torch
 from rnnkit._fields import check_fields, option
 from rnnkit.data.datasets import sunspots_csv
 from rnnkit.data.series import MISSING_POLICIES, ForecastTask, Series, read_series
-from rnnkit.init import INIT_NAMES
-from rnnkit.jobs.base import CELLS, Built, EvalOptions, Restored, checkpoint_fields, load_weights, restore_config
-from rnnkit.kernels import ENGINE_NAMES
+from rnnkit.jobs.base import (Built, EvalOptions, Restored, cell_option, checkpoint_fields, engine_option,
+                              init_option, load_weights, restore_config)
 from rnnkit.models.forecaster import MODES, Forecaster, errors, naive, seasonal_naive, truths
 from rnnkit.train.checkpoint import CheckpointError
 
@@ -47,11 +46,11 @@ class ForecastConfig:
     test_fraction: float = option(0.15, "forecast: the last part of the series, whose values are forecast in the test")
     batch_size: int = option(32, "windows per batch")
     data_seed: int = option(0, "seed of the windows' positions")
-    cell: str = option("lstm", "\"rnn\" (tanh), \"lstm\" or \"gru\"", choices=CELLS)
+    cell: str = cell_option()
     hidden_size: int = option(32, "H")
     num_layers: int = option(1, "stacked recurrent layers")
-    engine: str = option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
-    init: str = option("default", "the initialisation", choices=INIT_NAMES)
+    engine: str = engine_option()
+    init: str = init_option()
 
     def __post_init__(self) -> None:
         check_fields(self)

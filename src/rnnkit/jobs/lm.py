@@ -16,9 +16,8 @@ import torch
 from rnnkit._fields import check_fields, option
 from rnnkit.data.datasets import shakespeare
 from rnnkit.data.text import LEVELS, TextTask, Vocabulary, read_text, tokenize, unigram_nats
-from rnnkit.init import INIT_NAMES
-from rnnkit.jobs.base import CELLS, Built, EvalOptions, Restored, checkpoint_fields, load_weights, restore_config
-from rnnkit.kernels import ENGINE_NAMES
+from rnnkit.jobs.base import (Built, EvalOptions, Restored, cell_option, checkpoint_fields, engine_option,
+                              init_option, load_weights, restore_config)
 from rnnkit.models.language import LanguageModel, evaluate_nats
 from rnnkit.models.sampling import sample
 from rnnkit.train.checkpoint import CheckpointError
@@ -41,14 +40,14 @@ class LMConfig:
     length: int = option(128, "T: tokens per training window (BPTT length, or use --tbptt)")
     batch_size: int = option(32, "windows per batch")
     data_seed: int = option(0, "seed of the windows' positions")
-    cell: str = option("lstm", "\"rnn\" (tanh), \"lstm\" or \"gru\"", choices=CELLS)
+    cell: str = cell_option()
     embed_size: int = option(64, "lm: E, the token embedding size")
     hidden_size: int = option(256, "H")
     num_layers: int = option(1, "stacked recurrent layers")
     dropout: float = option(0.0, "lm: dropout on embeddings, between layers and before the read-out")
     tie_weights: bool = option(False, "lm: share the embedding with the read-out (needs embed_size == hidden_size)")
-    engine: str = option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
-    init: str = option("default", "the initialisation", choices=INIT_NAMES)
+    engine: str = engine_option()
+    init: str = init_option()
     sample_length: int = option(400, "lm: tokens generated after training (0: none)")
     temperature: float = option(0.8, "lm: sampling temperature of that sample")
 

@@ -12,15 +12,11 @@ from dataclasses import dataclass, replace
 
 from rnnkit._fields import check_fields, option
 from rnnkit.data.tasks import TASKS, LookaheadTask, RecallTask
-from rnnkit.init import INIT_NAMES
-from rnnkit.jobs.base import Built, EvalOptions, Restored, checkpoint_fields, load_weights
-from rnnkit.kernels import ENGINE_NAMES
+from rnnkit.jobs.base import (Built, EvalOptions, Restored, cell_option, checkpoint_fields, engine_option,
+                              init_option, load_weights)
 from rnnkit.models import SequenceModel
 from rnnkit.train.checkpoint import CheckpointError
 from rnnkit.train.config import TrainConfig
-
-CELLS = ("rnn", "lstm", "gru")
-
 
 @dataclass(frozen=True)
 class SyntheticConfig:
@@ -31,11 +27,11 @@ class SyntheticConfig:
     data_seed: int = option(0, "seed of the generated data (or of the windows' positions)")
     gap: int = option(20, "recall: the marked value lies at least this many steps before the end")
     shift: int = option(3, "lookahead: the target is the input this many steps ahead")
-    cell: str = option("lstm", '"rnn" (tanh), "lstm" or "gru"', choices=CELLS)
+    cell: str = cell_option()
     hidden_size: int = option(64, "H")
     num_layers: int = option(1, "stacked recurrent layers")
-    engine: str = option("auto", "the engine that runs the time loop", choices=ENGINE_NAMES)
-    init: str = option("default", "the initialisation", choices=INIT_NAMES)
+    engine: str = engine_option()
+    init: str = init_option()
 
     def __post_init__(self) -> None:
         check_fields(self)
