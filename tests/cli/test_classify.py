@@ -22,11 +22,17 @@ def csv_run(tmp_path_factory):
 
 
 def test_bundled_digits_report_accuracy_and_majority(tmp_path, capsys):
-    assert main(["train", *TINY, "--out", str(tmp_path / "r")]) == 0
+    assert main(["train", *TINY, "--report-on", "last", "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out
-    assert "test: accuracy" in printed and "over 270 sequences (majority class" in printed
+    line = next(text for text in printed.splitlines() if text.startswith("test: accuracy"))
+    assert "over 270 sequences (always answering the most frequent training label '" in line
+    assert "; the most frequent label here, '" in line
     cfg = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["config"]
     assert cfg["task"] == "classify" and cfg["model_input_size"] == 3 and len(cfg["task_mean"]) == 3
+    assert cfg["task_majority"] in cfg["task_classes"]
+    # rnnkit classify on the same weights and split prints the same line, both baselines included
+    assert main(["classify", str(tmp_path / "r" / "checkpoint.pt")]) == 0
+    assert "test: " + capsys.readouterr().out.splitlines()[0] == line
 
 
 def test_classify_a_file_and_the_test_split(csv_run, capsys):

@@ -51,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
     predicted = job.predict(restored.model, data, indices)
     truth = data.labels[indices]
     job.write_predictions(output, indices, [classes[k] for k in truth], [classes[k] for k in predicted])
-    print(job.accuracy_line(predicted, truth, classes))
+    print(job.accuracy_line(predicted, truth, classes, restored.transforms["majority"]))
     print(f"wrote {output}")
     return 0

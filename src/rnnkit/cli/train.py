@@ -43,6 +43,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default="runs/train", help="output directory (default: runs/train)")
     run.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                      help="continue from CHECKPOINT (default: DIR/checkpoint.pt)")
+    run.add_argument("--report-on", choices=("best", "last"), default="best",
+                     help="the weights the closing report scores: best.pt (the best val loss) or the last step's "
+                          "(default: best)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     run.add_argument("--threads", type=int, default=1,
                      help="torch CPU threads per process (default: 1; small recurrent models run fastest "
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if result.stopped == "nonfinite":
         return 1
     print(f"checkpoint: {out / 'checkpoint.pt'}")
+    print(jobs.report_weights(trainer, result, args.report_on))
     for line in job.report(trainer, built):
         print(line)
     return {"interrupted": 130}.get(result.stopped, 0)

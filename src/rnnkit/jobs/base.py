@@ -154,3 +154,22 @@ def read_toml(path) -> dict:
     if nested:
         raise ValueError(f"config file {path}: expected flat keys, got table(s) {', '.join(nested)}")
     return table
+
+
+def report_weights(trainer, result, on: str = "best") -> str:
+    """Load the weights the report is about into ``trainer.raw_model``, and the line that says which.
+
+    ``on="best"``: those of ``out_dir/best.pt`` (the best validation loss) when they differ
+    from the last step's; ``"last"``: the weights training ended with.
+    """
+    best = None if trainer.out_dir is None else trainer.out_dir / "best.pt"
+    if result.best_step is None or best is None or not best.exists():
+        return f"report on the last weights (step {result.step}; no validation kept a best.pt)"
+    if result.best_step == result.step:
+        return f"report on the last weights (step {result.step}), also the best by validation: {best}"
+    if on == "last":
+        return (f"report on the last weights (step {result.step}, val loss {result.val_loss:.6g}); the best, "
+                f"step {result.best_step} with val loss {result.best_val:.6g}, is in {best}")
+    trainer.raw_model.load_state_dict(load_checkpoint(best)["model"])
+    return (f"report on the best weights by validation: step {result.best_step}, val loss {result.best_val:.6g} "
+            f"({best}; the last step, {result.step}, had {result.val_loss:.6g}; --report-on last for those)")

@@ -76,10 +76,12 @@ def build(config: ClassifyConfig) -> Built:
     mean, std = steps.mean(axis=0), steps.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     task = replace(split, data=standardise(data, mean, std))
-    run_fields = checkpoint_fields(config, task_classes=list(data.classes), task_mean=mean.tolist(),
-                                   task_std=std.tolist(), model_cell=config.cell, model_hidden_size=config.hidden_size,
-                                   model_num_layers=config.num_layers, model_bidirectional=config.bidirectional,
-                                   model_pooling=config.pooling, model_input_size=data.features)
+    majority = data.classes[int(np.bincount(data.labels[split.parts["train"].tolist()]).argmax())]
+    run_fields = checkpoint_fields(config, task_classes=list(data.classes), task_majority=majority,
+                                   task_mean=mean.tolist(), task_std=std.tolist(), model_cell=config.cell,
+                                   model_hidden_size=config.hidden_size, model_num_layers=config.num_layers,
+                                   model_bidirectional=config.bidirectional, model_pooling=config.pooling,
+                                   model_input_size=data.features)
     return Built(config, task, make_model(config, data.features, len(data.classes)), run_fields, {})
 
 
@@ -89,7 +91,8 @@ def restore(ckpt: dict, path) -> Restored:
     saved = ckpt["config"]
     try:
         transforms = {"classes": tuple(saved["task_classes"]), "mean": np.array(saved["task_mean"], dtype=np.float64),
-                      "std": np.array(saved["task_std"], dtype=np.float64)}
+                      "std": np.array(saved["task_std"], dtype=np.float64),
+                      "majority": saved.get("task_majority")}  # absent in checkpoints before it was stored
         features = int(saved["model_input_size"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} lacks the classes or the standardisation: {exc}") from None
@@ -111,18 +114,16 @@ def predict(model, data: Sequences, indices: list, batch_size: int = 256) -> np.
 
 
 def scores(model, task: ClassifyTask, split: str) -> dict:
-    """Accuracy on every sequence of ``split`` and the majority-class baseline's accuracy there."""
+    """Accuracy on every sequence of ``split``, and always answering the most frequent training label there."""
     indices = task.parts[split].tolist()
-    truth = task.data.labels[indices]
     train_labels = task.data.labels[task.parts["train"].tolist()]
-    majority = int(np.bincount(train_labels).argmax())
-    return {"n": len(indices), "accuracy": float((predict(model, task.data, indices) == truth).mean()),
-            "majority": float((truth == majority).mean()), "majority_class": task.data.classes[majority]}
+    majority = task.data.classes[int(np.bincount(train_labels).argmax())]
+    return {"predicted": predict(model, task.data, indices), "truth": task.data.labels[indices],
+            "classes": task.data.classes, "majority": majority}
 
 
 def describe(result: dict, split: str) -> str:
-    return (f"{split}: accuracy {result['accuracy']:.3f} over {result['n']} sequences "
-            f"(majority class {result['majority_class']!r}: {result['majority']:.3f})")
+    return f"{split}: " + accuracy_line(result["predicted"], result["truth"], result["classes"], result["majority"])
 
 
 def report(trainer, built: Built) -> list[str]:
@@ -160,12 +161,17 @@ def labelled(restored: Restored, path: str | None) -> tuple[Sequences, list[int]
     return replace(standardise(data, t["mean"], t["std"]), labels=labels, classes=classes), indices
 
 
-def accuracy_line(predicted: np.ndarray, truth: np.ndarray, classes: tuple) -> str:
-    """Accuracy beside always answering the label most frequent among these sequences."""
-    majority = np.bincount(truth, minlength=len(classes)).argmax()
+def accuracy_line(predicted: np.ndarray, truth: np.ndarray, classes: tuple, majority: str | None) -> str:
+    """Accuracy beside two constant answers: the most frequent training label (``majority``, the
+    baseline a model must beat; None when unknown) and the most frequent label among these sequences."""
+    here = int(np.bincount(truth, minlength=len(classes)).argmax())
+    parts = []
+    if majority is not None:
+        share = float((truth == classes.index(majority)).mean()) if majority in classes else 0.0
+        parts.append(f"always answering the most frequent training label {majority!r}: {share:.3f}")
+    parts.append(f"the most frequent label here, {classes[here]!r}: {float((truth == here).mean()):.3f}")
     return (f"accuracy {float((predicted == truth).mean()):.3f} over {len(truth)} sequences "
-            f"(always answering the most frequent label {classes[majority]!r} here: "
-            f"{float((truth == majority).mean()):.3f})")
+            f"({'; '.join(parts)})")
 
 
 def write_predictions(path, indices: list, truth: list, predicted: list) -> None:

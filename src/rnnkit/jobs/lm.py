@@ -156,7 +156,7 @@ def report(trainer, built: Built) -> list[str]:
     """The validation scores (and xz's for characters), then a sample."""
     config, task, model = built.config, built.task, trainer.raw_model.cpu()
     scores = measure(model, task, "val")
-    lines = [describe(scores, config.tokens, "validation")]
+    lines = [describe(scores, config.tokens, "validation, the whole text with the state carried through")]
     if config.tokens == "char":
         lines[0] += f"; xz -9: {xz_bits_per_char(built.extra['val_text']):.3f} bits/char on the same text"
     if config.sample_length:

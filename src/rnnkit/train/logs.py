@@ -1,4 +1,4 @@
-"""Run logs: a progress bar, a CSV file and (when installed) TensorBoard events.
+"""Run logs: progress (:mod:`rnnkit.train.progress`), a CSV file and (when installed) TensorBoard events.
 
 Only the process that owns the logs (rank 0) makes a :class:`RunLog` with ``enabled=True``;
 the others get a silent one. Columns of ``log.csv``: ``step, split, loss, metric,
@@ -11,6 +11,8 @@ import csv
 import sys
 import time
 from pathlib import Path
+
+from rnnkit.train.progress import Progress
 
 COLUMNS = ("step", "split", "loss", "metric", "grad_norm", "lr", "tokens_per_s", "elapsed_s", "event")
 
@@ -29,7 +31,7 @@ class RunLog:
     """Writes each row to the CSV file, TensorBoard and the progress bar (whichever are on)."""
 
     def __init__(self, out_dir: Path | None, *, enabled: bool, total: int, initial: int, progress: bool,
-                 tensorboard: bool, metric_name: str) -> None:
+                 tensorboard: bool, metric_name: str, budget_s: float | None = None) -> None:
         self.enabled = enabled
         self._start = time.monotonic()
         self.metric_name = metric_name
@@ -46,9 +48,7 @@ class RunLog:
             if tensorboard:
                 self._tb = _tensorboard_writer(out_dir)
         if progress:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, file=sys.stderr)
+            self._bar = Progress(total, initial, budget_s)
 
     def row(self, step: int, split: str, **values) -> None:
         """One row: ``values`` among loss, metric, grad_norm, lr, tokens_per_s, event."""
@@ -63,19 +63,20 @@ class RunLog:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
                     self._tb.add_scalar(f"{split}/{key}", value, step)
+        if self._bar is not None and split == "val" and isinstance(values.get("metric"), (int, float)):
+            self._bar.note(f"val {self.metric_name}", values["metric"])
 
-    def progress(self, steps: int, **postfix) -> None:
-        """Advance the bar by ``steps`` and show ``postfix`` (loss, metric, gnorm, throughput)."""
+    def progress(self, step: int, **shown) -> None:
+        """The run reached ``step``; ``shown`` (name -> number: loss, metric, throughput) goes beside the bar."""
         if self._bar is not None:
-            self._bar.update(steps)
-            self._bar.set_postfix({k: _fmt(v) for k, v in postfix.items()}, refresh=False)
+            self._bar.update(step, **shown)
 
     def message(self, text: str) -> None:
         """A line for the user (printed above the bar)."""
         if not self.enabled:
             return
         if self._bar is not None:
-            self._bar.write(text, file=sys.stderr)
+            self._bar.write(text)
         else:
             print(text, file=sys.stderr)
 

@@ -25,16 +25,16 @@ from pathlib import Path
 
 import torch
 
-from rnnkit._state import detach, map_state
+from rnnkit._state import detach
 from rnnkit.train import distributed
-from rnnkit.train.checkpoint import (FORMAT, CheckpointError, atomic_save, check_run, load_checkpoint, rng_state,
-                                     set_rng_state)
+from rnnkit.train.checkpoint import atomic_save
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.logs import RunLog
 from rnnkit.train.optim import build_optimizer, build_scheduler, scale_lr
 from rnnkit.train.hooks import Callback, Hooks
 from rnnkit.train.interrupt import stop_on_sigint
 from rnnkit.train.penalty import VanishingGradientPenalty
+from rnnkit.train.state import restore, trainer_state
 
 
 @dataclass
@@ -47,6 +47,8 @@ class Result:
     val_loss: float = math.nan  # the last validation loss
     val_metric: float = math.nan  # the last validation metric
     message: str = ""  # a line for the user
+    best_val: float = math.inf  # the best validation loss so far (out_dir/best.pt holds its weights)
+    best_step: int | None = None  # the step it was reached at, or None before any validation
 
 
 def _total_norm(params) -> torch.Tensor:
@@ -77,7 +79,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, config)
         self.run_config = {"task": task.name, **(run_config or {}), "train": asdict(config)}
         self.step, self.position, self.carry = 0, [0, 0], None  # position: [batch, window]
-        self.best_val, self.bad_evals, self.nonfinite_streak = math.inf, 0, 0
+        self.best_val, self.best_step, self.bad_evals, self.nonfinite_streak = math.inf, None, 0, 0
         self.hooks = Hooks()  # named hooks, see rnnkit.train.hooks
         self._stop_request = False
         self._windows = None  # (batch index, its TBPTT windows)
@@ -110,7 +112,8 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         params = [p for p in self.raw_model.parameters() if p.requires_grad]
         log = RunLog(self.out_dir, enabled=ctx.main, total=cfg.steps, initial=self.step, progress=cfg.progress,
-                     tensorboard=cfg.tensorboard, metric_name=task.metric_name)
+                     tensorboard=cfg.tensorboard, metric_name=task.metric_name,
+                     budget_s=None if cfg.max_minutes is None else 60 * cfg.max_minutes)
         result = Result("done", self.step)
         start = tick = time.monotonic()
         try:
@@ -156,8 +159,7 @@ class Trainer:
                     if self.step % cfg.log_every == 0:
                         log.row(self.step, "train", loss=mean_loss, metric=metric, grad_norm=grad_norm.item(),
                                 lr=lr, tokens_per_s=tokens)
-                    log.progress(1, loss=mean_loss, **{task.metric_name: metric}, gnorm=grad_norm.item(),
-                                 tok_s=round(tokens))
+                    log.progress(self.step, loss=mean_loss, **{task.metric_name: metric}, **{"tok/s": tokens})
                     self.hooks.fire("on_step_end", self)
                     stopped = self._after_step(log, result, start)
                     if stopped:
@@ -168,11 +170,22 @@ class Trainer:
                     self.save(log)
         finally:
             log.close()
-        result.step = self.step
+        result.step, result.best_val, result.best_step = self.step, self.best_val, self.best_step
         if not result.message:
-            result.message = (f"{result.stopped} at step {self.step}: val loss {result.val_loss:.6g}, "
-                              f"val {task.metric_name} {result.val_metric:.6g}")
+            result.message = self._closing(result)
         return result
+
+    def _closing(self, result: Result) -> str:
+        """The line that says why the run stopped and how it scored."""
+        cfg, step = self.config, self.step
+        why = {"done": f"done at step {step} (the step budget)",
+               "time": f"stopped at step {step}: the time budget of {cfg.max_minutes:g} minutes is spent"
+                       if cfg.max_minutes is not None else "",
+               "target": f"stopped at step {step}: the val loss fell below the target {cfg.target_loss}",
+               "early_stop": f"stopped early at step {step}: {cfg.patience} evaluations without a better val loss",
+               "interrupted": f"interrupted at step {step}"}[result.stopped]
+        return (f"{why}; val loss {result.val_loss:.6g}, val {self.task.metric_name} {result.val_metric:.6g} "
+                f"(mean of {cfg.eval_batches} validation batch{'es' if cfg.eval_batches != 1 else ''})")
 
     def _next_window(self):
         """The window at the data position, advancing it; a new batch starts from zero state."""
@@ -194,8 +207,6 @@ class Trainer:
         stop_request = distributed.all_sum(torch.tensor([float(self._stop_request)]), self.ctx).item() > 0
         if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
             self._evaluate_into(log, result)
-            improved = result.val_loss < self.best_val
-            self.best_val, self.bad_evals = (result.val_loss, 0) if improved else (self.best_val, self.bad_evals + 1)
             if cfg.target_loss is not None and result.val_loss < cfg.target_loss:
                 self.save(log)
                 return "target"
@@ -249,7 +260,13 @@ class Trainer:
         return sum(losses) / len(losses), sum(metrics) / len(metrics)
 
     def _evaluate_into(self, log, result: Result) -> None:
+        """Validate; a better val loss than any before is kept in ``out_dir/best.pt``."""
         result.val_loss, result.val_metric = self.evaluate("val")
+        if result.val_loss < self.best_val:
+            self.best_val, self.best_step, self.bad_evals = result.val_loss, self.step, 0
+            self.save(log, "best.pt")
+        else:
+            self.bad_evals += 1
         log.row(self.step, "val", loss=result.val_loss, metric=result.val_metric)
         log.message(f"step {self.step}: val loss {result.val_loss:.6g}, {self.task.metric_name} "
                     f"{result.val_metric:.6g}")
@@ -257,40 +274,18 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self) -> dict:
-        """Everything needed to resume exactly, as plain containers of tensors and numbers."""
-        import rnnkit
+        """Everything needed to resume exactly (:func:`rnnkit.train.state.trainer_state`)."""
+        return trainer_state(self)
 
-        return {"format": FORMAT, "rnnkit_version": rnnkit.__version__, "step": self.step,
-                "position": list(self.position), "model": self.raw_model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "rng": rng_state(), "config": self.run_config, "carry": self.carry,
-                "trainer": {"best_val": self.best_val, "bad_evals": self.bad_evals,
-                            "nonfinite_streak": self.nonfinite_streak}}
-
-    def save(self, log=None) -> Path | None:
-        """Write ``out_dir/checkpoint.pt`` atomically (rank 0 only); returns its path."""
+    def save(self, log=None, name: str = "checkpoint.pt") -> Path | None:
+        """Write ``out_dir/name`` atomically (rank 0 only); returns its path."""
         if self.out_dir is None or not self.ctx.main:
             return None
-        path = self.out_dir / "checkpoint.pt"
+        path = self.out_dir / name
         atomic_save(self.state(), path)
         return path
 
     def load(self, path) -> None:
         """Restore a checkpoint written by :meth:`save`; :class:`CheckpointError` if it does not fit."""
-        ckpt = load_checkpoint(path)
-        check_run(ckpt, self.run_config, path)
-        try:
-            self.raw_model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            first = " ".join(str(exc).split())
-            raise CheckpointError(f"checkpoint {path} does not fit this model: {first[:300]}") from None
-        set_rng_state(ckpt["rng"])
+        restore(self, path)
         self._resumed = True
-        self.step, self.position = int(ckpt["step"]), list(ckpt["position"])
-        carry = ckpt.get("carry")
-        carry = tuple(carry) if isinstance(carry, list) else carry
-        self.carry = None if carry is None else map_state(lambda c: c.to(self.ctx.device), carry)
-        t = ckpt["trainer"]
-        self.best_val, self.bad_evals, self.nonfinite_streak = t["best_val"], t["bad_evals"], t["nonfinite_streak"]
