@@ -52,3 +52,18 @@ def test_usage_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
     assert main(["diagnose", *argv, "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rnnkit diagnose: error:") and message in err and err.count("\n") == 1
+
+
+def test_without_matplotlib_the_reports_are_written_and_the_plots_skipped(tmp_path, capsys, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    out = tmp_path / "d"
+    assert main(["diagnose", "--cell", "gru", "--length", "12", "--hidden-size", "4", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.txt"]
+    assert json.loads((out / "report.json").read_text())["cell"] == "gru"
+    assert "rnnkit diagnose: no plots: rnnkit plots need matplotlib: pip install 'rnnkit[plot]'" in captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err

@@ -83,3 +83,20 @@ def test_unwritable_plot_path_gives_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write the plot" in err
     assert not target.parent.exists()
+
+
+def test_without_matplotlib_it_refuses_before_fitting(capsys, monkeypatch, tmp_path):
+    import time
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    start = time.perf_counter()
+    assert run_cli(["--units", "2000", "--train", "3000", "--plot", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == "rnnkit esn: error: plotting needs matplotlib: pip install 'rnnkit[plot]' (or --plot none)\n"
+    assert time.perf_counter() - start < 5 and not (tmp_path / "p.png").exists()
+
+
+def test_the_default_plot_goes_under_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(TINY + ["--generate", "0"]) == 0
+    assert "wrote runs/esn.png" in capsys.readouterr().out and (tmp_path / "runs" / "esn.png").exists()

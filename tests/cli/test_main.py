@@ -31,3 +31,13 @@ def test_module_entry_point_subprocess():
     result = subprocess.run([sys.executable, "-m", "rnnkit", "--version"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert result.stdout.strip() == f"rnnkit {rnnkit.__version__}"
+
+
+def test_ctrl_c_before_a_command_handles_it_is_one_line_and_exit_130(capsys, monkeypatch):
+    from rnnkit.cli import info
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(info, "run", interrupted)
+    assert main(["info"]) == 130
+    assert capsys.readouterr().err == "rnnkit: interrupted\n"

@@ -47,6 +47,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from rnnkit.cli.parsing import fail, output_dir, set_threads
     from rnnkit.diagnostics.report import diagnose, write_report
     from rnnkit.jobs import diagnose as job
@@ -70,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         return fail("diagnose", str(exc))
     diagnosis = diagnose(model, task.batch("val", 0), task.loss, threshold=args.threshold, max_lag=args.max_lag,
                          info=info)
-    written = write_report(diagnosis, out, title=f"{diagnosis.cell}, {info['task']} T={task.length}: ||dL/dh_t||")
+    written, skipped = write_report(diagnosis, out, title=f"{diagnosis.cell}, {info['task']} T={task.length}: "
+                                                          "||dL/dh_t||")
     print(diagnosis.text())
     print("wrote " + ", ".join(str(p) for p in written))
+    if skipped:
+        print(f"rnnkit diagnose: no plots: {skipped}", file=sys.stderr)
     return 0

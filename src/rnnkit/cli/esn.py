@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 
+PLOT = "runs/esn.png"  # the default plot; runs/ is created for it (a plot named by the user needs its folder)
 HELP = "fit an echo state network on Mackey-Glass, NARMA10 or a CSV column; print NRMSE and plot"
 EXAMPLES = """
 Examples:
-  rnnkit esn --task mackey-glass --units 400 --plot mg.png
+  rnnkit esn --task mackey-glass --units 400               # writes runs/esn.png
   rnnkit esn --task narma10 --units 200 --leak-rate 0.3
   rnnkit esn --task csv --csv prices.csv --column close --generate 50
 """
@@ -19,12 +20,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("esn", help=HELP, description=HELP + "." + EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_flags(p, ESNJobConfig, keep_defaults=True)
-    p.add_argument("--plot", default="esn.png", help="PNG to write (default: esn.png); 'none' to skip")
+    p.add_argument("--plot", default=PLOT, help=f"PNG to write (default: {PLOT}); 'none' to skip")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import fields
+    from pathlib import Path
 
     from rnnkit.cli.parsing import fail
     from rnnkit.jobs import esn as job
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if args.plot != "none":
         try:
+            if args.plot == PLOT:
+                Path(PLOT).parent.mkdir(exist_ok=True)
             job.plot(args.plot, fitted, f"{config.task}, {config.units} units")
         except OSError as exc:
             return fail("esn", f"cannot write the plot {args.plot!r}: {exc.strerror or exc}")

@@ -26,9 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    return COMMANDS[args.command].run(args)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command].run(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handler (training stops at a step boundary)
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130

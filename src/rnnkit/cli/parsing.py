@@ -52,7 +52,7 @@ def add_config_flags(group, config, seen: dict | None = None, *, keep_defaults: 
         seen[f.name] = default
         flag = "--" + f.name.replace("_", "-")
         given = default if keep_defaults else argparse.SUPPRESS
-        text = f"{help_of(f)} (default: {default})".replace("%", "%%")
+        text = f"{help_of(f)} (default: {'none' if default is None else default})".replace("%", "%%")
         types = kinds(f)
         if types[0] == "bool":
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=given, help=text)
@@ -62,7 +62,7 @@ def add_config_flags(group, config, seen: dict | None = None, *, keep_defaults: 
         group.add_argument(flag, dest=f.name, default=given, choices=choices,
                            type=_optional(kind) if "None" in types else kind,
                            metavar=None if choices else types[0].upper(),
-                           help=text + (" ('none' turns it off)" if "None" in types and kind is not str else ""))
+                           help=text)
 
 
 def output_dir(path: str) -> Path:

@@ -113,16 +113,23 @@ def _double(batch):
     return batch.double() if isinstance(batch, torch.Tensor) else batch.to(dtype=torch.float64)
 
 
-def write_report(diagnosis: Diagnosis, out, *, title: str) -> list[Path]:
-    """The plots (gradient flow, eigenvalues, gates), ``report.txt`` and ``report.json`` in ``out``; their paths."""
+def write_report(diagnosis: Diagnosis, out, *, title: str) -> tuple[list[Path], str | None]:
+    """``report.txt`` and ``report.json``, then the plots (gradient flow, eigenvalues, gates), in ``out``.
+
+    Returns the paths written and, when the plots could not be drawn (matplotlib is not
+    installed), why; the text and JSON reports are written either way.
+    """
     from rnnkit.diagnostics import plots
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = [plots.plot_gradient_flow(diagnosis.flow, out / "gradient_flow.png", title=title),
-               plots.plot_eigenvalues(diagnosis.spectra, out / "eigenvalues.png")]
-    if diagnosis.gates:
-        written.append(plots.plot_gates(diagnosis.gates, out / "gates.png"))
-    written.append(atomic_write(out / "report.txt", diagnosis.text() + "\n"))
-    written.append(atomic_write(out / "report.json", json.dumps(diagnosis.to_dict(), indent=1) + "\n"))
-    return written
+    written = [atomic_write(out / "report.txt", diagnosis.text() + "\n"),
+               atomic_write(out / "report.json", json.dumps(diagnosis.to_dict(), indent=1) + "\n")]
+    try:
+        written.insert(0, plots.plot_gradient_flow(diagnosis.flow, out / "gradient_flow.png", title=title))
+        written.insert(1, plots.plot_eigenvalues(diagnosis.spectra, out / "eigenvalues.png"))
+        if diagnosis.gates:
+            written.insert(2, plots.plot_gates(diagnosis.gates, out / "gates.png"))
+    except ImportError as exc:
+        return written, str(exc)
+    return written, None
