@@ -6,6 +6,8 @@ half types on GPU). ``run`` has the reference engine's signature and meaning.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -59,17 +61,27 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     kernel, train = _kernel(cell), torch.is_grad_enabled()
     if reverse:
         x = reverse_time(x, lengths)
-    if lengths is None:
-        out, *final = kernel(x, hx, weights, cell.bias, 1, 0.0, train, False, False)
-    else:
-        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-        order, inverse = packed.sorted_indices, packed.unsorted_indices
-        hx = tuple(h.index_select(1, order) for h in hx) if is_lstm else hx.index_select(1, order)
-        data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, cell.bias, 1, 0.0, train, False)
-        out, _ = pad_packed_sequence(
-            packed._replace(data=data), total_length=T)  # (T, B, Y) in the caller's batch order
-        final = [f.index_select(1, inverse) for f in final]
+    with warnings.catch_warnings():
+        # torch says, once, that oneDNN has no projected LSTM and its own loop runs instead: a note about
+        # its internals that reads like an error and asks nothing of the user (the numbers are the same)
+        warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+        out, final = _call(kernel, x, hx, weights, cell.bias, train, lengths, is_lstm, T)
     if reverse:
         out = reverse_time(out, lengths)
     final = [f.squeeze(0) for f in final]  # (1, B, ·) -> (B, ·)
     return out, (tuple(final) if is_lstm else final[0])
+
+
+def _call(kernel, x, hx, weights, bias: bool, train: bool, lengths, is_lstm: bool, T: int):
+    """One layer and direction through torch's kernel: padded, or packed when sequences have lengths."""
+    if lengths is None:
+        out, *final = kernel(x, hx, weights, bias, 1, 0.0, train, False, False)
+    else:
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+        order, inverse = packed.sorted_indices, packed.unsorted_indices
+        hx = tuple(h.index_select(1, order) for h in hx) if is_lstm else hx.index_select(1, order)
+        data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, bias, 1, 0.0, train, False)
+        out, _ = pad_packed_sequence(
+            packed._replace(data=data), total_length=T)  # (T, B, Y) in the caller's batch order
+        final = [f.index_select(1, inverse) for f in final]
+    return out, final
