@@ -21,6 +21,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_flags(p, ESNJobConfig, keep_defaults=True)
     p.add_argument("--plot", default=PLOT, help=f"PNG to write (default: {PLOT}); 'none' to skip")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default: 1, so the ridge solve sums in one order and the figures "
+                        "repeat to the last digit; more threads are faster for thousands of units)")
     return p
 
 
@@ -28,10 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import fields
     from pathlib import Path
 
-    from rnnkit.cli.parsing import fail
+    from rnnkit.cli.parsing import fail, set_threads
     from rnnkit.jobs import esn as job
 
     try:
+        set_threads(args.threads)
         config = job.ESNJobConfig(**{f.name: getattr(args, f.name) for f in fields(job.ESNJobConfig)})
         series, model = job.build(config)
         if args.plot != "none":

@@ -9,7 +9,7 @@ import argparse
 
 HELP = "run one of the seven vanishing/exploding-gradient experiments (tables + plots)"
 EXAMPLES = """Examples:
-  rnnkit experiment 1 --out docs/img      # gradient norm vs lag: tanh, ReLU, LSTM, GRU
+  rnnkit experiment 1 --out runs/exp1     # gradient norm vs lag: tanh, ReLU, LSTM, GRU
   rnnkit experiment 2                     # spectral radius 0.9 / 1.0 / 1.1
   rnnkit experiment 3 --quick             # seconds: reproduces the headline claim (tests/jobs/test_experiment_bands.py)"""
 
