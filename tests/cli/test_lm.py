@@ -21,7 +21,10 @@ def test_lm_trains_reports_baselines_and_samples(tmp_path, capsys, text, tokens,
     out = tmp_path / "run"
     assert main(["train", *TINY, "--text", str(text), "--tokens", tokens, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "done at step 3" in printed and "validation: " in printed and score in printed
+    assert "done at step 3 (the step budget); val loss " in printed and score in printed
+    # the two validation figures say what each measures
+    assert "(mean of 1 validation batch)" in printed
+    assert "\nvalidation, the whole text with the state carried through: " in printed
     assert "sample (temperature 0.8, seed 0):" in printed
     assert ("xz -9:" in printed) == (tokens == "char")
     ckpt = load_checkpoint(out / "checkpoint.pt")

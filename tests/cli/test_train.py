@@ -94,3 +94,20 @@ def test_resume_problems_are_one_line_and_keep_the_checkpoint(tmp_path, capsys):
 def test_bad_device_is_one_line(tmp_path, capsys):
     assert main(["train", *TINY, "--device", "gpu", "--out", str(tmp_path / "o")]) == 2
     assert "expected device like 'cpu', 'cuda' or 'cuda:1', got 'gpu'" in capsys.readouterr().err
+
+
+def test_help_shows_choices_and_says_each_thing_once(capsys):
+    from rnnkit.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, choices in (("--missing", "{reject,fill}"), ("--mode", "{direct,autoregressive}"),
+                          ("--pooling", "{last,mean}"), ("--tokens", "{char,word}")):
+        assert f"{flag} {choices}" in text
+    assert "--tbptt INT truncated BPTT window k in time steps; none: full BPTT (default: none)" in text
+    assert "turns it off" not in text and "None" not in text
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["esn", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--leak-rate FLOAT leak rate a" in text and "--spectral-radius FLOAT spectral radius of the" in text
