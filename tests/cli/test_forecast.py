@@ -33,8 +33,11 @@ def test_forecast_writes_csv_and_png(sunspots_run, capsys):
     printed = capsys.readouterr().out
     assert "beyond the end (2 steps):" in printed and "NRMSE" in printed
     rows = list(csv.reader(open(sunspots_run / "forecast.csv")))
-    assert rows[0] == ["origin", "step", "target", "truth", "forecast", "naive", "seasonal_naive"]
-    assert rows[1][:4] == ["1963", "1", "1963", "27.9"] and rows[-1][:3] == ["end", "2", "+2"]
+    assert rows[0] == ["last_observed", "step", "target", "truth", "forecast", "naive", "seasonal_naive"]
+    assert rows[1][:4] == ["1962", "1", "1963", "27.9"] and rows[2][:4] == ["1962", "2", "1964", "10.2"]
+    assert rows[1][5] == rows[2][5] == "37.6"  # naive: the value at last_observed (1962)
+    assert rows[-2][:4] == ["2008", "1", "2009", ""] and rows[-1][:3] == ["2008", "2", "2010"]
+    assert rows[-1][3] == rows[-1][5] == rows[-1][6] == "" and rows[-3][:3] == ["2006", "2", "2008"]
     assert len(rows) == 1 + 45 * 2 + 2
     assert (sunspots_run / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -49,7 +52,8 @@ def test_a_csv_with_a_chosen_column_and_missing_values(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
     assert main([*argv, "--missing", "fill", "--out", str(tmp_path / "r")]) == 0
     assert main(["forecast", str(tmp_path / "r" / "checkpoint.pt")]) == 0
-    assert list(csv.reader(open(tmp_path / "r" / "forecast.csv")))[1][0] == "d102"
+    rows = list(csv.reader(open(tmp_path / "r" / "forecast.csv")))
+    assert rows[1][:3] == ["d101", "1", "d102"] and rows[-1][:3] == ["d119", "2", "+2"]
 
 
 @pytest.mark.parametrize("content, extra, text", [

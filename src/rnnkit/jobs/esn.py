@@ -31,12 +31,12 @@ class ESNJobConfig:
 
     task: str = option("mackey-glass", "data", choices=TASKS)
     csv: str | None = option(None, "CSV file for --task csv")
-    column: str | None = option(None, "CSV column: header name or 0-based index (default: the last)")
+    column: str | None = option(None, "CSV column: header name or 0-based index; none: the last column")
     missing: str = option("reject", "missing CSV cells (empty, NaN, NA): reject with the row number, or fill by "
                                     "interpolation", choices=MISSING_POLICIES)
     tau: float = option(17.0, "Mackey-Glass delay")
-    train: int | None = option(None, "training steps (default: 3000 MG, 2000 NARMA, 70% of a CSV)")
-    test: int | None = option(None, "test steps after training (default: 1000, rest of a CSV)")
+    train: int | None = option(None, "training steps; none: 3000 for Mackey-Glass, 2000 for NARMA10, 70% of a CSV")
+    test: int | None = option(None, "test steps after training; none: 1000, or the rest of a CSV")
     warmup: int = option(500, "training steps that only settle the reservoir")
     generate: int = option(300, "free-running steps after training (0: none)")
     units: int = option(400, "reservoir units N")
@@ -156,30 +156,52 @@ def report(config: ESNJobConfig, series: Series, fitted: Fitted) -> list[str]:
     return lines
 
 
-def plot(path, fitted: Fitted, title: str) -> None:
-    """Test truth against one-step predictions; and the free run against its truth when there is one (PNG)."""
+def plot(path, fitted: Fitted, title: str, zoom: int = 200) -> None:
+    """Truth against prediction, and prediction - truth, one step ahead and free-running (PNG).
+
+    The value panels show the first ``zoom`` test steps, where the two curves can be
+    told apart; the error panels the whole test (signed, linear) and the whole free run
+    (``|prediction - truth|`` on a log axis, since a closed loop's error grows by decades).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = 2 if fitted.generated is not None else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 3.2 * rows), squeeze=False)
-    ax = axes[0, 0]
-    ax.plot(fitted.truth.numpy(), label="truth", lw=1.5)
-    ax.plot(fitted.predicted.numpy(), "--", label="one-step prediction", lw=1)
-    ax.set_title(f"{title}: test set, one step ahead")
-    ax.legend(loc="upper right")
-    ax.set_xlabel("test time step")
+    runs = [("one step ahead", "test step", fitted.truth, fitted.predicted)]
     if fitted.generated is not None:
-        ax = axes[1, 0]
-        truth, run = fitted.generated
-        ax.plot(truth.numpy(), label="truth", lw=1.5)
-        ax.plot(run.numpy(), "--", label="free-running generation", lw=1)
-        ax.set_title("closed loop from the end of training: each output fed back as the next input")
-        ax.legend(loc="upper right")
-        ax.set_xlabel("free-running step")
-    fig.tight_layout()
+        runs.append(("free-running (closed loop from the end of training)", "free-running step", *fitted.generated))
+    fig, axes = plt.subplots(2 * len(runs), 1, figsize=(10, 2.6 * 2 * len(runs)), layout="constrained")
+    outside = dict(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    for r, (name, xlabel, truth, pred) in enumerate(runs):
+        values, error = axes[2 * r], axes[2 * r + 1]
+        shown = len(truth) if r else min(zoom, len(truth))  # a free run is short enough to show whole
+        values.plot(truth[:shown].numpy(), color="black", lw=2.2, alpha=0.35, label="truth")
+        values.plot(pred[:shown].numpy(), color="tab:red", lw=1, ls="--", label="prediction")
+        values.set_title(f"{title}: {name}" + (f", the first {shown} of {len(truth)} steps" if shown < len(truth)
+                                                 else f", {len(truth)} steps"), fontsize=10)
+        values.set_xlabel(xlabel)
+        values.set_ylabel("value (series units)")
+        values.legend(**outside)
+        diff = (pred - truth).numpy()
+        spread = float(truth[:shown].max() - truth[:shown].min())
+        if abs(diff[:shown]).max() < 0.005 * spread:  # closer than the line width: say so, point to the error
+            values.text(1.01, 0.55, f"max |prediction - truth|\nhere: {abs(diff[:shown]).max():.1e},\ntoo small to "
+                        "see:\nthe error is plotted below", transform=values.transAxes, fontsize=8, va="top")
+        score = f"(NRMSE {nrmse(pred, truth):.3e})"
+        if r:
+            error.semilogy(abs(diff), color="tab:red", lw=1, label=f"|prediction - truth|\n{score}")
+            error.set_ylabel("|prediction - truth|\n(log scale)")
+        else:
+            error.plot(diff, color="tab:red", lw=0.8, label=f"prediction - truth\n{score}")
+            error.axhline(0, color="black", lw=0.6)
+            if shown < len(truth):
+                error.axvspan(0, shown - 1, color="0.9", zorder=0, label="steps shown above")
+            error.set_ylabel("prediction - truth")
+        error.set_title(f"error, {name}, all {len(truth)} steps", fontsize=10)
+        error.set_xlabel(xlabel)
+        error.grid(True, alpha=0.3)
+        error.legend(**outside)
     try:
         atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
     finally:
