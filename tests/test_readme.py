@@ -68,7 +68,7 @@ def _make_train() -> tuple[list[str], str]:
 
 def run_command(command: str, cwd: Path) -> tuple[int, list[str]]:
     """Run one README command the way a user would (``rnnkit`` is this interpreter's rnnkit)."""
-    env = {**os.environ, "COLUMNS": "120"}
+    env = {**os.environ, "COLUMNS": "120", "PYTHONUNBUFFERED": "1"}  # stdout and stderr lines in the order printed
     if command == "make train":
         flags, out = _make_train()
         echo = [".venv/bin/python -m rnnkit train " + " ".join(flags) + f" --out {out}"]
@@ -80,8 +80,9 @@ def run_command(command: str, cwd: Path) -> tuple[int, list[str]]:
         if argv[0] != "rnnkit":
             raise ValueError(f"README: expected a command starting with rnnkit, make train or head -N, got {command!r}")
         argv = [sys.executable, "-m", "rnnkit", *argv[1:]]
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    return done.returncode, echo + (done.stdout + done.stderr).splitlines()
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=900)
+    return done.returncode, echo + done.stdout.splitlines()
 
 
 # In a timed block, the lines rnnkit writes about the run (not the model's generated text, and
