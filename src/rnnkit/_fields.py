@@ -8,15 +8,16 @@ not numbers; ints are accepted for floats) and its value against its choices.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import field, fields
 
 _TYPES = {"int": (int,), "float": (float, int), "str": (str,), "bool": (bool,)}
 
 
-def option(default, help: str, *, choices: tuple | None = None):
-    """A dataclass field with ``default``, its help text and (optionally) its valid values."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def option(default, help: str, *, choices: tuple | None = None, minimum=None):
+    """A dataclass field with ``default``, its help text and (optionally) its valid values or smallest value."""
+    return field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum})
 
 
 def help_of(f) -> str:
@@ -51,7 +52,8 @@ def check_type(owner: str, name: str, value, annotation) -> None:
 
 
 def check_fields(config) -> None:
-    """Type-check every field of a config dataclass, and check it is one of its choices."""
+    """Type-check every field of a config dataclass; check it is one of its choices, at least its minimum,
+    and, for a number, finite (a NaN would slip through every comparison and silently turn a rule off)."""
     owner = type(config).__qualname__
     for f in fields(config):
         value = getattr(config, f.name)
@@ -59,3 +61,8 @@ def check_fields(config) -> None:
         valid = choices_of(f)
         if valid is not None and value not in valid:
             raise ValueError(f"{owner}: unknown {f.name} {value!r}; valid values are {', '.join(map(str, valid))}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{owner}: expected {f.name} to be a finite number, got {value}")
+        least = f.metadata.get("minimum")
+        if least is not None and value is not None and value < least:
+            raise ValueError(f"{owner}: expected {f.name} >= {least}, got {value}")

@@ -127,3 +127,20 @@ def test_restore_refuses_a_checkpoint_of_no_known_task(tmp_path):
     atomic_save({"format": FORMAT, "config": {"task": "chess"}}, tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match="names no known task \\(got 'chess'"):
         jobs.restore(tmp_path / "c.pt")
+
+
+@pytest.mark.parametrize("config, kwargs, text", [
+    pytest.param(forecast.ForecastConfig, {"season": 0}, "ForecastConfig: expected season >= 1, got 0", id="season"),
+    pytest.param(lm.LMConfig, {"max_vocab": 0}, "LMConfig: expected max_vocab >= 2, got 0", id="vocab"),
+    pytest.param(synthetic.SyntheticConfig, {"hidden_size": 0}, "expected hidden_size >= 1, got 0", id="hidden"),
+])
+def test_sizes_below_their_minimum_are_refused(config, kwargs, text):
+    with pytest.raises(ValueError, match=text):
+        config(**kwargs)
+
+
+@pytest.mark.parametrize("field", ["max_minutes", "target_loss", "lr", "clip_norm"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_a_non_finite_number_never_silently_turns_a_rule_off(field, bad):
+    with pytest.raises(ValueError, match=f"TrainConfig: expected {field} to be a finite number, got {bad}"):
+        TrainConfig(**{field: bad})

@@ -54,5 +54,8 @@ def test_sampling_is_seeded_greedy_at_zero_temperature_and_respects_top_k_and_ex
     top1 = sample(lm, prompt, 5, temperature=2.0, top_k=1, seed=9)
     assert torch.equal(top1, greedy)
     assert 0 not in sample(lm, prompt, 50, temperature=5.0, exclude=(0,)).tolist()
-    with pytest.raises(ValueError, match="expected temperature >= 0, got -1"):
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"expected a finite temperature >= 0, got {bad}"):
+            sample(lm, prompt, 3, temperature=bad)
+    with pytest.raises(ValueError, match="expected a finite temperature >= 0, got -1"):
         sample(lm, prompt, 5, temperature=-1)

@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.length < 0:
             raise ValueError(f"expected --length >= 0, got {args.length}")
-        if args.temperature < 0:
-            raise ValueError(f"expected --temperature >= 0, got {args.temperature}")
+        if not 0 <= args.temperature < float("inf"):  # NaN fails both comparisons
+            raise ValueError(f"expected a finite --temperature >= 0, got {args.temperature}")
         if args.top_k is not None and args.top_k < 1:
             raise ValueError(f"expected --top-k >= 1, got {args.top_k}")
         restored = lm.restore(load_for(args.checkpoint, "lm", "generate"), args.checkpoint)

@@ -83,10 +83,17 @@ def output_file(path) -> Path:
     return path
 
 
+MAX_THREADS_PER_CORE = 4  # more threads than this per core only spin (and very many crash OpenMP)
+
+
 def set_threads(threads: int) -> None:
-    """torch CPU threads for this process (ValueError below 1)."""
+    """torch CPU threads for this process (ValueError outside 1 .. 4 x the machine's cores)."""
+    import os
+
     import torch
 
-    if threads < 1:
-        raise ValueError(f"expected --threads >= 1, got {threads}")
+    most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
+    if not 1 <= threads <= most:
+        raise ValueError(f"expected --threads between 1 and {most} ({MAX_THREADS_PER_CORE} per core of this "
+                         f"machine), got {threads}")
     torch.set_num_threads(threads)

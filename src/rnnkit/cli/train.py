@@ -43,6 +43,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default="runs/train", help="output directory (default: runs/train)")
     run.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                      help="continue from CHECKPOINT (default: DIR/checkpoint.pt)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the run DIR already holds (its checkpoints and logs) instead of refusing")
     run.add_argument("--report-on", choices=("best", "last"), default="best",
                      help="the weights the closing report scores: best.pt (the best val loss) or the last step's "
                           "(default: best)")
@@ -70,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from rnnkit import jobs
-    from rnnkit.cli.parsing import fail, output_dir, set_threads
-    from rnnkit.train import CheckpointError, Trainer
+    from rnnkit.cli.parsing import fail, set_threads
+    from rnnkit.train import CheckpointError, Trainer, rundir
 
     try:
         values = jobs.read_toml(args.config) if args.config else {}
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         values.update({k: v for k, v in vars(args).items() if k in _config_keys()})  # flags given win
         job = jobs.get(values.get("task", jobs.DEFAULT))
         config, train_config = jobs.from_mapping(job, values, source)
-        out = output_dir(args.out)
+        out, replaced = rundir.prepare_run_dir(args.out, resume=args.resume is not None, overwrite=args.overwrite)
         set_threads(args.threads)
         torch.manual_seed(train_config.seed)
         built = job.build(config)
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             trainer.load(Path(args.resume) if args.resume else out / "checkpoint.pt")
     except (ValueError, TypeError, CheckpointError) as exc:
         return fail("train", str(exc))
+    rundir.clear(replaced)  # only now: a refused run leaves the directory as it was
     result = trainer.fit()
     if not trainer.ctx.main:
         return 0

@@ -35,11 +35,12 @@ class ESNJobConfig:
     missing: str = option("reject", "missing CSV cells (empty, NaN, NA): reject with the row number, or fill by "
                                     "interpolation", choices=MISSING_POLICIES)
     tau: float = option(17.0, "Mackey-Glass delay")
-    train: int | None = option(None, "training steps; none: 3000 for Mackey-Glass, 2000 for NARMA10, 70% of a CSV")
-    test: int | None = option(None, "test steps after training; none: 1000, or the rest of a CSV")
-    warmup: int = option(500, "training steps that only settle the reservoir")
-    generate: int = option(300, "free-running steps after training (0: none)")
-    units: int = option(400, "reservoir units N")
+    train: int | None = option(None, "training steps; none: 3000 for Mackey-Glass, 2000 for NARMA10, 70% of a CSV",
+                               minimum=1)
+    test: int | None = option(None, "test steps after training; none: 1000, or the rest of a CSV", minimum=1)
+    warmup: int = option(500, "training steps that only settle the reservoir", minimum=0)
+    generate: int = option(300, "free-running steps after training (0: none)", minimum=0)
+    units: int = option(400, "reservoir units N", minimum=1)
     spectral_radius: float = option(1.0, "spectral radius of the reservoir matrix")
     leak_rate: float = option(0.8, "leak rate a: h_t = (1 - a) h_(t-1) + a f(...)")
     input_scaling: float = option(0.1, "W_in ~ U(-s, s), on the standardised series")

@@ -35,20 +35,20 @@ class ForecastConfig:
     date_column: str = option("", "forecast: a date/label column for the output CSV and plot (\"\" = none; sunspots: YEAR)")
     missing: str = option("reject", "forecast: a missing value is \"reject\"ed (naming its row) or \"fill\"ed by interpolation",
                           choices=MISSING_POLICIES)
-    length: int = option(24, "T: the input window, in steps of the series")
-    horizon: int = option(2, "forecast: K, steps forecast from each window")
+    length: int = option(24, "T: the input window, in steps of the series", minimum=1)
+    horizon: int = option(2, "forecast: K, steps forecast from each window", minimum=1)
     mode: str = option("direct", "forecast: \"direct\" (all K at once) or \"autoregressive\" (one step, fed back)",
                        choices=MODES)
-    season: int = option(11, "forecast: the seasonal-naive baseline's period (sunspots: the 11-year cycle)")
+    season: int = option(11, "forecast: the seasonal-naive baseline's period (sunspots: the 11-year cycle)", minimum=1)
     transform: str = option("none", "forecast: \"none\" or \"sqrt\" (model sqrt(max(s, 0)); forecasts are squared back)",
                             choices=TRANSFORMS)
     val_fraction: float = option(0.15, "forecast: the part of the series before the test part used for validation")
     test_fraction: float = option(0.15, "forecast: the last part of the series, whose values are forecast in the test")
-    batch_size: int = option(32, "windows per batch")
-    data_seed: int = option(0, "seed of the windows' positions")
+    batch_size: int = option(32, "windows per batch", minimum=1)
+    data_seed: int = option(0, "seed of the windows' positions", minimum=0)
     cell: str = cell_option()
-    hidden_size: int = option(32, "H")
-    num_layers: int = option(1, "stacked recurrent layers")
+    hidden_size: int = option(32, "H", minimum=1)
+    num_layers: int = option(1, "stacked recurrent layers", minimum=1)
     engine: str = engine_option()
     init: str = init_option()
 

@@ -22,14 +22,15 @@ from rnnkit.train.config import TrainConfig
 class SyntheticConfig:
     """A run on a generated task: the task's settings and the model."""
 
-    length: int = option(100, "the task's T (adding: sequence length; copy: delay; recall, lookahead: steps)")
-    batch_size: int = option(64, "sequences per batch (per process under DDP)")
-    data_seed: int = option(0, "seed of the generated data (or of the windows' positions)")
-    gap: int = option(20, "recall: the marked value lies at least this many steps before the end")
-    shift: int = option(3, "lookahead: the target is the input this many steps ahead")
+    length: int = option(100, "the task's T (adding: sequence length; copy: delay; recall, lookahead: steps)",
+                         minimum=2)
+    batch_size: int = option(64, "sequences per batch (per process under DDP)", minimum=1)
+    data_seed: int = option(0, "seed of the generated data (or of the windows' positions)", minimum=0)
+    gap: int = option(20, "recall: the marked value lies at least this many steps before the end", minimum=1)
+    shift: int = option(3, "lookahead: the target is the input this many steps ahead", minimum=1)
     cell: str = cell_option()
-    hidden_size: int = option(64, "H")
-    num_layers: int = option(1, "stacked recurrent layers")
+    hidden_size: int = option(64, "H", minimum=1)
+    num_layers: int = option(1, "stacked recurrent layers", minimum=1)
     engine: str = engine_option()
     init: str = init_option()
 

@@ -10,6 +10,7 @@ generator seeded by ``seed``: the same model, prompt and seed give the same text
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -26,8 +27,8 @@ def sample(model: nn.Module, prompt: torch.Tensor, length: int, *, temperature: 
     ``exclude`` lists ids never drawn (for example ``<unk>``).
     """
     check_size("sample", "length", length, minimum=0)
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or temperature < 0:
-        raise ValueError(f"sample: expected temperature >= 0, got {temperature!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 <= temperature < math.inf:
+        raise ValueError(f"sample: expected a finite temperature >= 0, got {temperature!r}")
     if top_k is not None:
         check_size("sample", "top_k", top_k)
     if prompt.dim() != 1 or prompt.numel() < 1:

@@ -1,0 +1,82 @@
+"""A run directory: another run in it is refused unless --resume or --overwrite; stale temporary files go."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rnnkit.cli.main import main
+from rnnkit.train import load_checkpoint
+from rnnkit.train.rundir import clear, prepare_run_dir
+
+TINY = ["--task", "adding", "--length", "8", "--hidden-size", "4", "--batch-size", "4", "--steps", "2",
+        "--eval-every", "0", "--eval-batches", "1", "--no-progress", "--no-tensorboard"]
+
+
+def _snapshot(out):
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+
+
+def test_a_run_directory_is_not_replaced_without_being_asked(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    before = _snapshot(out)
+    capsys.readouterr()
+    assert main(["train", *TINY, "--task", "copy", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rnnkit train: error: output directory {out} already holds a run (checkpoint.pt of task "
+                   f"'adding' at step 2); --resume continues it, --overwrite replaces it, or give another --out\n")
+    assert _snapshot(out) == before
+
+
+def test_overwrite_replaces_the_run_and_only_its_files(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--steps", "4", "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")
+    assert main(["train", *TINY, "--task", "copy", "--overwrite", "--out", str(out)]) == 0
+    assert load_checkpoint(out / "checkpoint.pt")["config"]["task"] == "copy"
+    assert load_checkpoint(out / "best.pt")["step"] <= 2
+    rows = (out / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and rows.count(rows[0]) == 1 and len(rows) == 1 + 2 + 1  # 2 train rows, 1 val
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_an_overwrite_that_is_refused_for_another_reason_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    before = _snapshot(out)
+    assert main(["train", *TINY, "--overwrite", "--threads", "0", "--out", str(out)]) == 2
+    assert "expected --threads between 1 and" in capsys.readouterr().err and _snapshot(out) == before
+
+
+def test_stale_temporary_files_of_killed_writes_are_removed(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    (out / ".other.tmp").write_bytes(b"not ours")
+    _, remove = prepare_run_dir(out)
+    clear(remove)
+    assert sorted(p.name for p in out.iterdir()) == [".other.tmp"]
+
+
+@pytest.mark.parametrize("threads", ["0", "100000"])
+def test_thread_counts_are_bounded(tmp_path, capsys, threads):
+    assert main(["train", *TINY, "--threads", threads, "--out", str(tmp_path / "o")]) == 2
+    assert f"expected --threads between 1 and {4 * os.cpu_count()}" in capsys.readouterr().err
+
+
+def test_sigterm_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit", "train", *TINY, "--steps", "1000000", "--eval-every",
+                             "0", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "log.csv").exists() or len((out / "log.csv").read_text().splitlines()) < 3:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted at step" in stdout and "Traceback" not in stderr
+    assert load_checkpoint(out / "checkpoint.pt")["step"] >= 2
