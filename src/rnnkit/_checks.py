@@ -5,6 +5,8 @@ Every message names the owner, the argument, what was expected and what was give
 from __future__ import annotations
 
 import numbers
+import os
+import stat
 
 import torch
 
@@ -55,3 +57,28 @@ def check_like(owner: str, name: str, tensor: torch.Tensor, reference: torch.Ten
         raise ValueError(
             f"{owner}: expected {name} on device {reference.device} (the device of {what}), got {tensor.device}"
         )
+
+
+MAX_FILE_BYTES = 4 << 30  # 4 GiB: no input rnnkit reads is near this; a device like /dev/zero would be endless
+
+
+def regular_file(path, what: str) -> int:
+    """The size of ``path`` in bytes if it is a regular file of at most MAX_FILE_BYTES, else ValueError.
+
+    A FIFO would block the read forever and a device (``/dev/zero``) never end: both are refused
+    before anything is opened.
+    """
+    name = os.fspath(path)
+    try:
+        info = os.stat(name)
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {name!r}: {e.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ValueError(f"{what} {name!r} is a directory, expected a file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+        raise ValueError(f"{what} {name!r} is {kind}, expected a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"{what} {name!r} holds {info.st_size} bytes, more than rnnkit reads "
+                         f"({MAX_FILE_BYTES} bytes)")
+    return info.st_size

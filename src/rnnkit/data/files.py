@@ -1,11 +1,17 @@
-"""Reading users' files with one clear line per problem: missing, empty, binary, not UTF-8."""
+"""Reading users' files with one clear line per problem: missing, not a regular file, empty, binary, not UTF-8."""
 from __future__ import annotations
 
 import os
 
+from rnnkit._checks import regular_file
+
 
 def read_bytes(path: str | os.PathLike, what: str) -> bytes:
-    """The bytes of ``path``; ``what`` names the file in the error (e.g. ``"CSV file"``)."""
+    """The bytes of ``path``; ``what`` names the file in the error (e.g. ``"CSV file"``).
+
+    Only regular files are read (a FIFO or a device is refused before it is opened).
+    """
+    regular_file(path, what)
     try:
         with open(path, "rb") as f:
             return f.read()

@@ -20,10 +20,12 @@ written by :func:`checkpoint_fields` and read back by :func:`restore_config`), a
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import asdict, dataclass, field, fields
 
 from rnnkit._fields import option
+from rnnkit.data.files import read_bytes
 from rnnkit.init import INIT_NAMES
 from rnnkit.kernels import ENGINE_NAMES
 from rnnkit.train.checkpoint import CheckpointError, load_checkpoint
@@ -141,13 +143,12 @@ def read_toml(path) -> dict:
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
+    if not os.path.exists(path):
+        raise ValueError(f"config file {path} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"config file {path} is a directory")
     try:
-        with open(path, "rb") as f:
-            table = tomllib.load(f)
-    except FileNotFoundError:
-        raise ValueError(f"config file {path} does not exist") from None
-    except IsADirectoryError:
-        raise ValueError(f"config file {path} is a directory") from None
+        table = tomllib.loads(read_bytes(path, "config file").decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
     nested = [k for k, v in table.items() if isinstance(v, dict)]

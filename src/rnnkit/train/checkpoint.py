@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnkit._checks import regular_file
 from rnnkit._write import atomic_write
 
 FORMAT = "rnnkit-checkpoint-1"
@@ -42,6 +43,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a directory, expected a file")
+    try:
+        regular_file(path, "checkpoint")  # a FIFO would block torch.load forever
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, wrong format, foreign pickle...
