@@ -124,7 +124,7 @@ def test_restore_refuses_a_checkpoint_of_no_known_task(tmp_path):
     from rnnkit.train import atomic_save
     from rnnkit.train.checkpoint import FORMAT
 
-    atomic_save({"format": FORMAT, "config": {"task": "chess"}}, tmp_path / "c.pt")
+    atomic_save({"format": FORMAT, "config": {"task": "chess"}, "model": {}}, tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match="names no known task \\(got 'chess'"):
         jobs.restore(tmp_path / "c.pt")
 

@@ -80,3 +80,14 @@ def test_sigterm_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
     assert proc.returncode == 130, stderr
     assert "interrupted at step" in stdout and "Traceback" not in stderr
     assert load_checkpoint(out / "checkpoint.pt")["step"] >= 2
+
+
+def test_an_output_directory_that_cannot_be_made_is_one_line_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    assert main(["train", *TINY, "--out", str(blocker / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rnnkit train: error: cannot write into output directory {blocker / 'run'}: ")
+    assert err.count("\n") == 1 and blocker.read_text() == "keep"
+    assert main(["train", *TINY, "--out", "/proc/rnnkit-run"]) == 2
+    assert "cannot write into output directory /proc/rnnkit-run" in capsys.readouterr().err

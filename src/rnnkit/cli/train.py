@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(built.model, built.task, train_config, out, run_config=built.run_fields, device=args.device)
         if args.resume is not None:
             trainer.load(Path(args.resume) if args.resume else out / "checkpoint.pt")
+        rundir.make_writable(out)
     except (ValueError, TypeError, CheckpointError) as exc:
         return fail("train", str(exc))
     rundir.clear(replaced)  # only now: a refused run leaves the directory as it was

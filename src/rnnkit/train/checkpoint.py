@@ -36,8 +36,9 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint without running code; :class:`CheckpointError` with one clear line if it is bad."""
+def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> dict:
+    """Read a checkpoint without running code; :class:`CheckpointError` with one clear line if it is bad
+    (unreadable, of another format, lacking a ``required`` field, or holding a field of the wrong type)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -56,7 +57,31 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"checkpoint {path}: expected format {FORMAT!r}, got {found!r}")
+    validate(ckpt, path, required)
     return ckpt
+
+
+# every field a checkpoint may hold, and its type (``carry``: a tensor, a tuple/list of them, or None)
+SCHEMA = {"step": int, "position": list, "model": dict, "optimizer": dict, "scheduler": dict, "rng": dict,
+          "config": dict, "trainer": dict, "carry": (torch.Tensor, tuple, list, type(None))}
+RESUME = tuple(k for k in SCHEMA if k != "carry")  # the fields resuming a run needs
+
+
+def validate(ckpt: dict, path, required=("config", "model")) -> None:
+    """CheckpointError with one line if a field in ``required`` is missing or any field has the wrong type."""
+    missing = [k for k in required if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks the field{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(map(repr, missing))} (written by another program, or damaged)")
+    for key, kind in SCHEMA.items():
+        if key in ckpt and (not isinstance(ckpt[key], kind) or (kind is int and isinstance(ckpt[key], bool))):
+            raise CheckpointError(f"checkpoint {path}: its field {key!r} is a {type(ckpt[key]).__name__}, "
+                                  f"expected {_kind_name(kind)} (written by another program, or damaged)")
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
 
 
 def check_run(ckpt: dict, run_config: dict, path) -> None:

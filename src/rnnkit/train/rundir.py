@@ -10,6 +10,7 @@ Temporary files that an atomic write killed mid-way left (``.NAME.*.tmp``) are r
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 RUN_FILES = ("checkpoint.pt", "best.pt", "log.csv", "monitor.jsonl")  # what a run writes into its directory
@@ -55,3 +56,17 @@ def clear(paths: list[Path]) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def make_writable(out: Path) -> None:
+    """Create ``out`` (with its parents) and prove a file can be written in it; ValueError with one line if not.
+
+    Call it once the run is accepted: a read-only or impossible directory is then refused
+    before training starts, not at the first checkpoint.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write into output directory {out}: {exc.strerror or exc}") from None

@@ -8,7 +8,8 @@ written for another task or model shape.
 from __future__ import annotations
 
 from rnnkit._state import map_state
-from rnnkit.train.checkpoint import FORMAT, CheckpointError, check_run, load_checkpoint, rng_state, set_rng_state
+from rnnkit.train.checkpoint import (FORMAT, RESUME, CheckpointError, check_run, load_checkpoint, rng_state,
+                                     set_rng_state)
 
 
 def trainer_state(trainer) -> dict:
@@ -25,7 +26,7 @@ def trainer_state(trainer) -> dict:
 
 def restore(trainer, path) -> None:
     """Put the checkpoint at ``path`` back into ``trainer``; :class:`CheckpointError` if it does not fit."""
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, required=RESUME)
     check_run(ckpt, trainer.run_config, path)
     try:
         trainer.raw_model.load_state_dict(ckpt["model"])
@@ -34,11 +35,17 @@ def restore(trainer, path) -> None:
     except (RuntimeError, ValueError, KeyError) as exc:
         first = " ".join(str(exc).split())
         raise CheckpointError(f"checkpoint {path} does not fit this model: {first[:300]}") from None
-    set_rng_state(ckpt["rng"])
-    trainer.step, trainer.position = int(ckpt["step"]), list(ckpt["position"])
+    try:
+        set_rng_state(ckpt["rng"])
+        t = ckpt["trainer"]
+        counters = (float(t["best_val"]), int(t["bad_evals"]), int(t["nonfinite_streak"]))
+        position = [int(p) for p in ckpt["position"]]
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: its RNG state or trainer counters are damaged "
+                              f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    trainer.step, trainer.position = ckpt["step"], position
     carry = ckpt.get("carry")
     carry = tuple(carry) if isinstance(carry, list) else carry
     trainer.carry = None if carry is None else map_state(lambda c: c.to(trainer.ctx.device), carry)
-    t = ckpt["trainer"]
-    trainer.best_val, trainer.bad_evals, trainer.nonfinite_streak = t["best_val"], t["bad_evals"], t["nonfinite_streak"]
+    trainer.best_val, trainer.bad_evals, trainer.nonfinite_streak = counters
     trainer.best_step = t.get("best_step")  # absent in checkpoints written before best.pt was kept
