@@ -76,3 +76,21 @@ def test_nonfinite_in_a_row_stops_with_the_last_good_checkpoint_intact(tmp_path,
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["step"] == 3
     assert all(bool(torch.isfinite(v).all()) for v in ckpt["model"].values())
+
+
+def test_a_nonfinite_stop_before_any_checkpoint_says_none_was_written(tmp_path):
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=20, optimizer="sgd", lr=1e30, clip_norm=None, max_nonfinite=2, eval_every=0,
+                      progress=False, tensorboard=False, checkpoint_every=0)
+    result = Trainer(SequenceModel("rnn", 2, 4, 1), AddingTask(6, 4), cfg, tmp_path).fit()
+    assert result.stopped == "nonfinite" and result.message.endswith("; no checkpoint was written")
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_an_interrupt_before_any_validation_says_so_instead_of_nan(tmp_path):
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=20, eval_every=0, progress=False, tensorboard=False)
+    trainer = Trainer(SequenceModel("rnn", 2, 4, 1), AddingTask(6, 4), cfg, tmp_path)
+    trainer.add_callback("on_step_end", lambda t: t.request_stop())
+    result = trainer.fit()
+    assert result.message == "interrupted at step 1; no validation ran yet"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,11 @@ def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> di
         raise CheckpointError(str(exc)) from None
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as exc:  # not the file's fault: say so, not "truncated"
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # truncated zip, wrong format, foreign pickle...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours part of its message
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} is unreadable (truncated or not an rnnkit checkpoint): "
                               f"{first[:200]}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

@@ -184,6 +184,8 @@ class Trainer:
                "target": f"stopped at step {step}: the val loss fell below the target {cfg.target_loss}",
                "early_stop": f"stopped early at step {step}: {cfg.patience} evaluations without a better val loss",
                "interrupted": f"interrupted at step {step}"}[result.stopped]
+        if math.isnan(result.val_loss):
+            return f"{why}; no validation ran yet"
         return (f"{why}; val loss {result.val_loss:.6g}, val {self.task.metric_name} {result.val_metric:.6g} "
                 f"(mean of {cfg.eval_batches} validation batch{'es' if cfg.eval_batches != 1 else ''})")
 
@@ -237,7 +239,9 @@ class Trainer:
         log.message(f"rnnkit: step {self.step + 1}: {event}")
         if self.nonfinite_streak < cfg.max_nonfinite:
             return False
-        where = "" if self.out_dir is None else f"; the last good checkpoint is {self.out_dir / 'checkpoint.pt'}"
+        last = None if self.out_dir is None else self.out_dir / "checkpoint.pt"
+        where = f"; the last good checkpoint is {last}" if last is not None and last.exists() else \
+            "; no checkpoint was written"
         result.stopped = "nonfinite"
         result.message = (f"stopped: {self.nonfinite_streak} steps in a row had a NaN/Inf loss or gradient "
                           f"(last lr {lr:.3g}){where}")
