@@ -10,7 +10,7 @@
   runs; ``head -N FILE`` shows a file the block wrote. In a block with a time budget
   (``make train``, ``--max-minutes``) the numbers differ from run to run: there numbers
   are masked and only rnnkit's own lines about the run are compared (``REPORT_LINES``: not
-  the generated text, nor which weights the report is on).
+  the generated text, the periodic progress lines, nor which weights the report is on).
 - Blocks that train for minutes are marked ``slow`` and run only with ``pytest -m slow``.
 - ```bash blocks are instructions (install, ``make test``) and are not run here.
 """
@@ -85,9 +85,10 @@ def run_command(command: str, cwd: Path) -> tuple[int, list[str]]:
     return done.returncode, echo + done.stdout.splitlines()
 
 
-# In a timed block, the lines rnnkit writes about the run (not the model's generated text, and
-# not which weights the report is on: the best step depends on the run), numbers masked.
-REPORT_LINES = re.compile(r"^(step \d|rnnkit [a-z]+: |checkpoint: |validation|test: |sample \(|\.venv/bin/python )")
+# In a timed block, the lines rnnkit writes about the run, numbers masked; not the model's generated
+# text, not the periodic progress lines (what they hold depends on when they fall), and not which
+# weights the report is on (the best step depends on the run).
+REPORT_LINES = re.compile(r"^(step \d+: |rnnkit [a-z]+: |checkpoint: |validation|test: |sample \(|\.venv/bin/python )")
 
 
 def _mask(line: str) -> str:
