@@ -28,7 +28,7 @@ def get(name: str):
 def restore(path):
     """``(job, restored)`` from any checkpoint written by ``rnnkit train`` (CheckpointError if it is bad)."""
     ckpt = load_checkpoint(path)
-    task = (ckpt.get("config") or {}).get("task") if isinstance(ckpt.get("config"), dict) else None
+    task = ckpt["config"].get("task")  # load_checkpoint has checked that config is a dict
     if task not in JOBS:
         raise CheckpointError(f"checkpoint {path} names no known task (got {task!r}; valid tasks are "
                               f"{', '.join(JOBS)})")

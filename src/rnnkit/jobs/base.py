@@ -106,7 +106,7 @@ def load_weights(model, ckpt: dict, path) -> None:
 def load_for(path, task: str, command: str) -> dict:
     """A checkpoint of ``task``; CheckpointError with one line if it is missing, bad, or of another task."""
     ckpt = load_checkpoint(path)
-    found = (ckpt.get("config") or {}).get("task")
+    found = ckpt["config"].get("task")  # load_checkpoint has checked that config is a dict
     if found != task:
         raise CheckpointError(f"checkpoint {path} was written for task {found!r}; rnnkit {command} needs a "
                               f"checkpoint of task {task!r} (rnnkit train --task {task})")

@@ -36,7 +36,7 @@ def fresh(task: str, cell: str, length: int, hidden_size: int, num_layers: int, 
 def from_checkpoint(path, batch_size: int) -> tuple[SequenceModel, object, dict]:
     """The model of a synthetic-task checkpoint and its task with ``batch_size`` sequences per batch."""
     ckpt = load_checkpoint(path)
-    name = (ckpt.get("config") or {}).get("task")
+    name = ckpt["config"].get("task")  # load_checkpoint has checked that config is a dict
     if name not in {job.NAME for job in synthetic.JOBS}:
         raise CheckpointError(f"checkpoint {path} was written for task {name!r}; only synthetic-task checkpoints "
                               f"({', '.join(job.NAME for job in synthetic.JOBS)}) can be diagnosed")

@@ -28,7 +28,7 @@ def describe_run(out: Path) -> str:
         ckpt = load_checkpoint(path)
     except CheckpointError:
         return "a checkpoint.pt that does not load"
-    task = ckpt["config"].get("task") if isinstance(ckpt.get("config"), dict) else None
+    task = ckpt["config"].get("task")  # load_checkpoint has checked that config is a dict
     return f"checkpoint.pt of task {task!r} at step {ckpt.get('step')}"
 
 
