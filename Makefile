@@ -21,12 +21,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+# The fused CPU kernels compile once per machine into torch's extension cache (about a
+# minute); building them here keeps that minute out of the first test or training step.
+KERNELS := $(wildcard src/rnnkit/kernels/fused/*.cpp)
+$(VENV)/.kernels: $(VENV)/.installed $(KERNELS)
+	$(PY) -c "from rnnkit.kernels import fused; [fused.load(s) for s in fused.sources()]"
+	touch $@
 
-test: $(VENV)/.installed
+install: $(VENV)/.kernels
+
+test: $(VENV)/.kernels
 	$(PY) -m pytest -n 2 tests
 
-train: $(VENV)/.installed
+train: $(VENV)/.kernels
 	$(PY) -m rnnkit train $(TRAIN_FLAGS) --out $(TRAIN_OUT)
 
 clean:

@@ -9,10 +9,10 @@ initialisations that fight vanishing gradients, diagnostics that measure them
 from importlib.metadata import PackageNotFoundError, version
 
 from rnnkit import cells, data, diagnostics, init, kernels, models, reservoir, train
-from rnnkit.cells import Cell, ElmanCell, GRUCell, LSTMCell
+from rnnkit.cells import Cell, ElmanCell, GRUCell, LinearCell, LSTMCell, MinGRUCell, MinLSTMCell
 from rnnkit.diagnostics import gradient_flow
 from rnnkit.layers.explain import explain
-from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.layers import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent
 from rnnkit.train import TrainConfig, Trainer
 
 try:
@@ -21,8 +21,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "Recurrent", "explain",
-    "Cell", "ElmanCell", "LSTMCell", "GRUCell",
+    "RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "Recurrent", "explain",
+    "Cell", "ElmanCell", "LSTMCell", "GRUCell", "LinearCell", "MinGRUCell", "MinLSTMCell",
     "Trainer", "TrainConfig", "gradient_flow",
     "cells", "data", "diagnostics", "init", "kernels", "models", "reservoir", "train", "__version__",
 ]

@@ -37,6 +37,8 @@ def test_explain_names_every_other_engine_and_why():
     assert report.splitlines() == [
         "engine='auto' -> runs 'bptt' (hand-written backpropagation through time)",
         "  native: rejected, torch's fused kernels have no layer norm",
+        "  scan: rejected, scan runs cells linear in h (subclasses of rnnkit.cells.LinearCell that keep its step), "
+        "not LSTMCell",
         "  reference: could serve, not chosen: 'bptt' comes first in the order measured for training: "
         "native > bptt > reference",
     ]

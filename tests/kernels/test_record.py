@@ -144,7 +144,7 @@ def test_auto_records_on_the_first_engine_of_the_order_that_can():
     dispatch.select("auto", lstm, DT, record=recorder)(lstm, *inputs(lstm, True))
     assert recorder[0].engine == "bptt" and recorder.note == ""
     assert dispatch.choose(lstm, DT, {}, recording=True) == "bptt"
-    assert [n for n, e in dispatch.ENGINES.items() if e.records] == ["bptt", "reference"]
+    assert [n for n, e in dispatch.ENGINES.items() if e.records] == ["bptt", "scan", "reference"]
 
 
 def test_a_named_engine_that_cannot_record_raises_unless_asked_to_fall_back():

@@ -19,7 +19,7 @@ import torch
 
 from rnnkit._checks import check_choice
 from rnnkit.cells import ElmanCell, GRUCell
-from rnnkit.kernels import bptt, native, reference
+from rnnkit.kernels import bptt, native, reference, scan
 from rnnkit.kernels.record import Recorder
 
 
@@ -31,6 +31,7 @@ class Engine:
     options: frozenset  # keyword options of run beyond the shared signature
     cannot_record: str | None  # why run takes no record= (per-step states and gradients), or None: it can
     summary: str  # one line for reports
+    describe: Callable | None = None  # describe(cell, steps, device, options) -> how it would run a call, or None
 
     @property
     def records(self) -> bool:
@@ -48,12 +49,15 @@ ENGINES: dict[str, Engine] = {
                      "torch's fused kernels (oneDNN/ATen on CPU, cuDNN on GPU)"),
     "bptt": Engine("bptt", bptt.run, bptt.unsupported, frozenset({"checkpoint_every"}), None,
                    "hand-written backpropagation through time"),
+    "scan": Engine("scan", scan.run, scan.unsupported, frozenset({"scan_mode"}), None,
+                   "linear-recurrence scan, parallel over time, for cells linear in h (minGRU, minLSTM)", scan.describe),
     "reference": Engine("reference", reference.run, _serves_all, frozenset(), None,
                         "Python loop over time with autograd; runs any Cell"),
 }
 
 AUTO_ORDER = ("native", "bptt", "reference")  # the default order, and on GPUs (cuDNN)
 BPTT_FIRST = ("bptt", "native", "reference")
+SCAN_FIRST = ("scan", "reference")  # cells linear in h: no other engine serves them
 LARGE_STEP = 32768  # batch x hidden elements per step above which bptt's sigmoid-based tanh wins for GRUs
 ENGINE_NAMES = ("auto", *ENGINES)
 
@@ -63,8 +67,11 @@ def auto_order(cell, training: bool, batch: int = 1) -> tuple[str, ...]:
 
     Elman cells: bptt (its tanh costs a quarter of torch's and its backward has no autograd
     nodes); GRU cells: bptt when training or when a step holds >= LARGE_STEP elements, else
-    torch's kernels; LSTM cells: torch's kernels (oneDNN) in both modes.
+    torch's kernels; LSTM cells: torch's kernels (oneDNN) in both modes. Cells linear in h
+    (minGRU, minLSTM): the scan, on every device.
     """
+    if scan.serves(cell):
+        return SCAN_FIRST
     on_gpu = getattr(cell, "weight_hh", None) is not None and cell.weight_hh.device.type != "cpu"
     if on_gpu:
         return AUTO_ORDER

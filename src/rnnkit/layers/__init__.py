@@ -1,7 +1,8 @@
-"""nn.Module layers: the torch.nn drop-ins, the generic :class:`Recurrent`, recording and :func:`explain`."""
+"""nn.Module layers: the torch.nn drop-ins, MinGRU/MinLSTM, the generic :class:`Recurrent`, recording and :func:`explain`."""
 from rnnkit.layers.explain import Explanation, explain
 from rnnkit.layers.recording import record_states, recurrent_layers
+from rnnkit.layers.minimal import MinGRU, MinLSTM
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.rnn import GRU, LSTM, RNN
 
-__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "record_states", "recurrent_layers", "explain", "Explanation"]
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "record_states", "recurrent_layers", "explain", "Explanation"]

@@ -23,6 +23,7 @@ class Explanation:
     verdicts: dict  # engine name -> reason it was rejected, or None if it could serve
     order: tuple  # the measured order "auto" follows for this cell and mode
     training: bool  # whether gradients are needed (the order can differ)
+    detail: str | None = None  # how the chosen engine runs this call (e.g. the scan's form), if it says
 
     def __str__(self) -> str:
         lines = [f"engine={self.requested!r} -> runs {self.chosen!r} ({ENGINES[self.chosen].summary})"]
@@ -37,6 +38,8 @@ class Explanation:
                              f"measured for {mode}: {' > '.join(self.order)}")
             else:
                 lines.append(f"  {name}: could serve, not requested")
+        if self.detail:
+            lines.insert(1, f"  {self.detail}")
         return "\n".join(lines)
 
 
@@ -58,4 +61,16 @@ def explain(layer, input) -> Explanation:
     chosen = choose(cell, data.dtype, options, training, batch) if layer.engine == "auto" else layer.engine
     if verdicts[chosen] is not None:
         raise ValueError(f"engine {chosen!r} cannot run {type(cell).__name__} on {data.dtype}: {verdicts[chosen]}")
-    return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training, batch), training)
+    describe = ENGINES[chosen].describe
+    steps = _steps(layer, input, data)
+    detail = None if describe is None else describe(cell, steps, data.device, options)
+    return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training, batch), training, detail)
+
+
+def _steps(layer, input, data) -> int:
+    """T of the input: a PackedSequence's longest, else the time dim."""
+    if isinstance(input, PackedSequence):
+        return int(input.batch_sizes.numel())
+    if data.dim() < 3:
+        return data.shape[0]
+    return data.shape[1 if layer.batch_first else 0]

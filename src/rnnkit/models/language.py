@@ -26,7 +26,7 @@ class LanguageModel(nn.Module):
 
     Args:
         vocab_size: V. embed_size: E. hidden_size: H. num_layers: L.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        cell: ``"rnn"``, ``"lstm"``, ``"gru"``, ``"mingru"`` or ``"minlstm"``.
         dropout: dropout on the embeddings, between layers and before the read-out.
         tie_weights: share the embedding matrix with the read-out (needs E == H).
         engine, init: passed to the layer.

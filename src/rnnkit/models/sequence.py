@@ -14,10 +14,10 @@ from torch import nn
 
 from rnnkit._checks import check_choice, check_size
 from rnnkit._state import map_state
-from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.layers import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent
 
-LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-CELLS = ("rnn", "tanh", "relu", "lstm", "gru")  # SequenceModel's cells: "rnn" is the tanh Elman RNN
+LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "mingru": MinGRU, "minlstm": MinLSTM}
+CELLS = ("rnn", "tanh", "relu", "lstm", "gru", "mingru", "minlstm")  # SequenceModel's cells: "rnn" is tanh Elman
 
 
 def run_with_resets(layer: nn.Module, x: torch.Tensor, state=None, resets: torch.Tensor | None = None):
@@ -43,14 +43,20 @@ def run_with_resets(layer: nn.Module, x: torch.Tensor, state=None, resets: torch
 def _layer(cell: str, input_size: int, hidden_size: int, num_layers: int, **kw) -> Recurrent:
     if cell in ("rnn", "tanh", "relu"):
         return RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else cell, **kw)
+    if cell in ("mingru", "minlstm"):
+        radius = kw.pop("spectral_radius", None)
+        if radius is not None:
+            raise ValueError(f"SequenceModel: expected spectral_radius=None for cell {cell!r}, whose recurrence is "
+                             f"element-wise (no recurrent matrix to scale), got {radius}")
     return LAYERS[cell](input_size, hidden_size, num_layers, **kw)
 
 
 class SequenceModel(nn.Module):
-    """Recurrent stack (``rnnkit.RNN``/``LSTM``/``GRU``) and a linear read-out per step.
+    """Recurrent stack (``rnnkit.RNN``/``LSTM``/``GRU``/``MinGRU``/``MinLSTM``) and a linear read-out per step.
 
     Args:
-        cell: ``"rnn"`` or ``"tanh"`` (tanh Elman), ``"relu"`` (ReLU Elman), ``"lstm"`` or ``"gru"``.
+        cell: ``"rnn"`` or ``"tanh"`` (tanh Elman), ``"relu"`` (ReLU Elman), ``"lstm"``, ``"gru"``, or the
+            parallel-scan ``"mingru"`` / ``"minlstm"``.
         input_size: I. hidden_size: H. output_size: O. num_layers: L.
         engine: engine name passed to the layer (``rnnkit.kernels.ENGINE_NAMES``).
         init: initialisation name or callable passed to the layer (``None`` = torch.nn's).
