@@ -95,3 +95,17 @@ def test_default_keeps_torch_bounds():
     bound = 1 / math.sqrt(25)
     assert net.weight_hh_l0.abs().max() <= bound
     assert torch.equal(net.ln_weight_c_l0, torch.ones(25)) and torch.equal(net.ln_bias_c_l0, torch.zeros(25))
+
+
+def test_chrono_for_the_min_cells_spans_memory_times_up_to_max_len():
+    """At zero input a_t = u / (1 + u) with u ~ U(1, max_len - 1): memories 1 / (1 - a) = 1 + u in [2, max_len]."""
+    from rnnkit.cells import MinGRUCell, MinLSTMCell
+    torch.manual_seed(0)
+    for cls in (MinGRUCell, MinLSTMCell):
+        cell = cls(3, 400, dtype=torch.float64)
+        weights = cell.weight_ih.detach().clone()
+        init.initialize(cell, init.Chrono(max_len=50))
+        a, _ = cell.coefficients(torch.zeros(1, 3, dtype=torch.float64))
+        memory = 1 / (1 - a)
+        assert memory.min() >= 2 - 1e-9 and memory.max() <= 50 + 1e-9 and memory.max() > 40
+        assert torch.equal(cell.weight_ih, weights)  # weights untouched

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnnkit.cells.mingru import MinCell
+
 INIT_NAMES = ("default", "orthogonal", "identity", "xavier", "chrono")
 
 
@@ -109,15 +111,20 @@ class Chrono:
 
     ``b_f ~ log(U(1, max_len - 1))`` and ``b_i = -b_f``, so forget gates span memory
     times up to about ``max_len`` steps; the other biases are zero, weights untouched.
+    The same for the min cells, whose gates read x_t only (see ``_min_cell``).
     """
 
     max_len: int = 100  # longest dependency, in time steps, the gates should span
 
     def __call__(self, cell) -> None:
-        if _gates(cell) != 4:
-            raise ValueError(f"init: chrono is for LSTM cells (gates i, f, g, o), got {type(cell).__name__}")
         if self.max_len < 3:
             raise ValueError(f"init: chrono needs max_len >= 3, got {self.max_len}")
+        if isinstance(cell, MinCell):
+            self._min_cell(cell)
+            return
+        if _gates(cell) != 4:
+            raise ValueError(f"init: chrono is for LSTM cells (gates i, f, g, o) and the min cells, "
+                             f"got {type(cell).__name__}")
         _require(cell, "bias_ih", "bias_hh")
         H = cell.bias_hh.shape[0] // 4
         b_f = torch.log(torch.empty(H, dtype=cell.bias_hh.dtype, device=cell.bias_hh.device)
@@ -127,6 +134,22 @@ class Chrono:
             cell.bias_hh.zero_()
             cell.bias_hh[H:2 * H] = b_f  # forget gate
             cell.bias_hh[:H] = -b_f  # input gate
+
+
+    def _min_cell(self, cell) -> None:
+        """minGRU: ``b_z = -log u``; minLSTM: ``b_f = log u``, ``b_i = -log u``; u ~ U(1, max_len - 1), so
+        a_t = u / (1 + u) at zero input, a memory of 1 / (1 - a) = 1 + u steps; weights untouched."""
+        _require(cell, "bias_ih")
+        H = cell.hidden_size
+        log_u = torch.log(torch.empty(H, dtype=cell.bias_ih.dtype, device=cell.bias_ih.device)
+                          .uniform_(1.0, self.max_len - 1))
+        with torch.no_grad():
+            cell.bias_ih.zero_()
+            if cell.gates == 3:  # minLSTM rows f, i, h
+                cell.bias_ih[:H] = log_u
+                cell.bias_ih[H:2 * H] = -log_u
+            else:  # minGRU rows z, h
+                cell.bias_ih[:H] = -log_u
 
 
 SCHEMES = {"default": Default, "orthogonal": Orthogonal, "identity": Identity, "xavier": Xavier, "chrono": Chrono}

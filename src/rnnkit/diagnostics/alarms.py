@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell
 from rnnkit.diagnostics.flow import GradientFlow
 
 VANISHING_REMEDY = {
@@ -19,14 +19,18 @@ VANISHING_REMEDY = {
            "or ReLU with identity init (IRNN, init='identity')",
     "lstm": "open the forget gates: chrono init (--init chrono) or a forget-gate bias near 1",
     "gru": "bias the update gate towards keeping h (z near 1), or an orthogonal init (--init orthogonal)",
+    "mingru": "keep a_t = 1 - z_t near 1 (the state's decay per step): chrono init (--init chrono) biases the "
+              "update gate towards keeping h",
+    "minlstm": "keep f'_t near 1 (the state's decay per step): chrono init (--init chrono) biases the forget gate",
 }
 EXPLODING_REMEDY = ("clip the gradient (--clip-norm 1.0, or --clip-value), lower the learning rate, "
                     "use a shorter TBPTT window (--tbptt k), or an orthogonal init / spectral radius below 1")
 
 
 def cell_kind(cell) -> str:
-    """"rnn", "lstm", "gru" or the class name, for choosing a remedy."""
-    for kind, family in (("lstm", LSTMCell), ("gru", GRUCell), ("rnn", ElmanCell)):
+    """"rnn", "lstm", "gru", "mingru", "minlstm" or the class name, for choosing a remedy."""
+    for kind, family in (("lstm", LSTMCell), ("gru", GRUCell), ("rnn", ElmanCell), ("minlstm", MinLSTMCell),
+                         ("mingru", MinGRUCell)):
         if isinstance(cell, family):
             return kind
     return type(cell).__name__

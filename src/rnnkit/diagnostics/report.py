@@ -71,8 +71,12 @@ class Diagnosis:
         lags = [k for k in LAGS if k < T] + ([T - 1] if T - 1 not in LAGS else [])
         lines.append("  " + "  ".join(f"k={k}: {float(by_lag[k]) / ref:.3g}" if ref else f"k={k}: nan" for k in lags))
         lines.append(f"Jacobian products: ||dh_T/dh_(T-k)|| changes by x{self.jacobian_rate:.4g} per step")
-        lines.append("spectral radius of W_hh blocks: "
-                     + ", ".join(f"{s.name} {s.radius:.4g}" for s in self.spectra))
+        if self.spectra:
+            lines.append("spectral radius of W_hh blocks: "
+                         + ", ".join(f"{s.name} {s.radius:.4g}" for s in self.spectra))
+        else:
+            lines.append("no W_hh: the recurrence is element-wise, dh_t/dh_(t-1) = diag(a_t) with 0 < a_t < 1 "
+                         "(the Jacobian products above measure it)")
         for i, g in enumerate(self.gates):
             sat = ", ".join(f"{k} {v:.1%}" for k, v in g.saturated.items())
             lines.append(f"gates of cell {i}: saturated (eps {g.eps:g}) {sat}; mean {g.memory_gate} "
@@ -127,7 +131,8 @@ def write_report(diagnosis: Diagnosis, out, *, title: str) -> tuple[list[Path], 
                atomic_write(out / "report.json", json.dumps(diagnosis.to_dict(), indent=1) + "\n")]
     try:
         written.insert(0, plots.plot_gradient_flow(diagnosis.flow, out / "gradient_flow.png", title=title))
-        written.insert(1, plots.plot_eigenvalues(diagnosis.spectra, out / "eigenvalues.png"))
+        if diagnosis.spectra:  # cells linear in h have no recurrent matrix to draw
+            written.insert(1, plots.plot_eigenvalues(diagnosis.spectra, out / "eigenvalues.png"))
         if diagnosis.gates:
             written.insert(2, plots.plot_gates(diagnosis.gates, out / "gates.png"))
     except ImportError as exc:

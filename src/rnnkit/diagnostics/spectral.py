@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from rnnkit.cells.linear import LinearCell
+
 from rnnkit._checks import check_size, check_tensor
 
 GATE_NAMES = {1: ("h",), 3: ("r", "z", "n"), 4: ("i", "f", "g", "o")}
@@ -66,10 +68,16 @@ def spectrum(matrix: torch.Tensor, name: str = "W") -> Spectrum:
 
 
 def layer_spectra(layer) -> list[Spectrum]:
-    """One :class:`Spectrum` per square recurrent gate block of every cell of an rnnkit layer."""
+    """One :class:`Spectrum` per square recurrent gate block of every cell of an rnnkit layer.
+
+    Cells linear in h (minGRU, minLSTM) have no recurrent matrix: their step Jacobian is
+    ``diag(a_t)``, measured by the Jacobian products instead; they contribute no spectrum.
+    """
     D = layer.num_directions
     out = []
     for index, cell in enumerate(layer.cells):
+        if getattr(cell, "weight_hh", None) is None and isinstance(cell, LinearCell):
+            continue
         tag = f"l{index // D}" + ("_reverse" if index % D else "")
         for gate, block in recurrent_blocks(cell).items():
             out.append(spectrum(block, f"{tag}.{gate}"))
