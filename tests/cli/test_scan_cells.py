@@ -75,3 +75,26 @@ def test_spectral_radius_is_refused_for_the_min_cells(capsys):
     with pytest.raises(ValueError, match="expected spectral_radius=None for cell 'mingru', whose recurrence is "
                                          "element-wise"):
         SequenceModel("mingru", 2, 4, 1, spectral_radius=0.9)
+
+
+@pytest.mark.parametrize("task", [
+    ["--task", "forecast", "--length", "8", "--horizon", "2", "--batch-size", "4"],
+    ["--task", "classify", "--batch-size", "8", "--eval-batches", "1", "--bidirectional"],
+    ["--task", "copy", "--length", "5", "--batch-size", "4"],
+], ids=["forecast", "classify", "copy"])
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_every_task_trains_with_the_min_cells_and_evaluates(task, cell, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *task, "--cell", cell, "--hidden-size", "4", "--steps", "2", "--eval-every", "0",
+                 "--no-progress", "--no-tensorboard", "--out", str(out)]) == 0
+    _, restored = restore(out / "checkpoint.pt")
+    assert restored.config.cell == cell
+    assert main(["eval", str(out / "checkpoint.pt")]) == 0
+
+
+def test_inits_that_need_a_recurrent_matrix_are_one_line(tmp_path, capsys):
+    assert main(["train", "--task", "adding", "--length", "8", "--cell", "mingru", "--init", "orthogonal",
+                 "--hidden-size", "4", "--steps", "1", "--no-progress", "--no-tensorboard",
+                 "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "MinGRUCell has no weight_hh; this initialisation needs one" in err[0]

@@ -26,14 +26,15 @@ def _pair(layer_class, **kw):
 def test_stacked_bidirectional_equals_reference_engine(layer_class):
     fast, slow = _pair(layer_class, num_layers=3, bidirectional=True)
     x = torch.randn(9, 4, 3, dtype=DT, requires_grad=True)
-    h0 = torch.randn(6, 4, 6, dtype=DT)
+    h0 = torch.randn(6, 4, 6, dtype=DT, requires_grad=True)
     lengths = torch.tensor([9, 2, 5, 1])
     (out, h_n), (want, want_h) = fast(x, h0, lengths=lengths), slow(x, h0, lengths=lengths)
     assert out.shape == (9, 4, 12) and h_n.shape == (6, 4, 6)
     torch.testing.assert_close(out, want, atol=1e-12, rtol=0)
     torch.testing.assert_close(h_n, want_h, atol=1e-12, rtol=0)
-    g_fast = torch.autograd.grad(out.sum() + h_n.sum(), [x, *fast.parameters()])
-    g_slow = torch.autograd.grad(want.sum() + want_h.sum(), [x, *slow.parameters()])
+    w_out, w_h = torch.randn_like(out), torch.randn_like(h_n)  # random output gradients: order matters
+    g_fast = torch.autograd.grad((out * w_out).sum() + (h_n * w_h).sum(), [x, h0, *fast.parameters()])
+    g_slow = torch.autograd.grad((want * w_out).sum() + (want_h * w_h).sum(), [x, h0, *slow.parameters()])
     for a, b in zip(g_fast, g_slow):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
@@ -100,16 +101,17 @@ def test_every_scan_mode_gives_the_same_layer_output(layer_class):
     torch.manual_seed(4)
     x = torch.randn(40, 2, 3, dtype=DT)
     outs = []
+    x.requires_grad_()
     for mode in ("step", "chunked", "log", "fused", None):
-        net = layer_class(3, 6, dtype=DT, scan_mode=mode)
         torch.manual_seed(5)
-        net.reset_parameters() if hasattr(net, "reset_parameters") else None
-        for cell in net.cells:
-            torch.manual_seed(5)
-            cell.reset_parameters()
-        outs.append(net(x)[0])
-    for out in outs[1:]:
-        torch.testing.assert_close(out, outs[0], atol=1e-12, rtol=0)
+        net = layer_class(3, 6, num_layers=2, dtype=DT, scan_mode=mode)
+        out, h_n = net(x)
+        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(6), dtype=DT)
+        grads = torch.autograd.grad((out * weights).sum() + h_n.sum(), [x, *net.parameters()])
+        outs.append((out, h_n, *grads))
+    for got in outs[1:]:
+        for a, b in zip(got, outs[0]):
+            torch.testing.assert_close(a, b, atol=1e-11, rtol=0)
 
 
 def test_explain_and_auto(layer_class):
@@ -117,6 +119,10 @@ def test_explain_and_auto(layer_class):
     x = torch.randn(5, 2, 3)
     text = str(rnnkit.explain(net, x))
     assert text.startswith("engine='auto' -> runs 'scan'")
+    assert text.splitlines()[1] == "  scan form 'fused' (compiled CPU loop), chosen for T=5 on cpu"
+    forced = rnnkit.explain(layer_class(3, 6, scan_mode="log"), x).detail
+    assert forced == "scan form 'log' (log-space scan inside chunks (Heinsen 2023)), requested for T=5 on cpu; " \
+                     "compiled loop: not requested"
     assert "native: rejected, torch's fused kernels compute ElmanCell, LSTMCell and GRUCell only" in text
 
 

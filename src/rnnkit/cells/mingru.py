@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit._checks import check_bool, check_choice
-from rnnkit.cells.linear import LinearCell, g, log_g
+from rnnkit.cells.linear import LinearCell, g, log_g, softplus
 
 ACTIVATIONS = ("g", "identity")  # the candidate state's activation: the paper's g(.) (log-space ready), or none
 
@@ -102,4 +102,4 @@ class MinGRUCell(MinCell):
     def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``log(1 - z) = -softplus(k)``, ``log(z h̃) = -softplus(-k) + log g(p)``, finite for every k."""
         k, p = self.preactivations(x).chunk(2, dim=-1)
-        return -F.softplus(k), -F.softplus(-k) + log_g(p)
+        return -softplus(k), -softplus(-k) + log_g(p)

@@ -2,9 +2,8 @@ r"""minLSTM (Feng et al. 2024): an LSTM whose gates read only x_t, with normalis
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from rnnkit.cells.linear import log_g
+from rnnkit.cells.linear import log_g, softplus
 from rnnkit.cells.mingru import MinCell
 
 
@@ -41,12 +40,12 @@ class MinLSTMCell(MinCell):
     def _split(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pre-activations (..., 3H) -> ``d = log(i/f)`` and the candidate pre-activation ``p``, each (..., H)."""
         k_f, k_i, p = pre.chunk(3, dim=-1)  # (..., H) each
-        return F.softplus(-k_f) - F.softplus(-k_i), p
+        return softplus(-k_f) - softplus(-k_i), p
 
     def gate_activations(self, x: torch.Tensor, h: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The raw gates ``f``, ``i``, the normalised ``f'`` (``f_norm``) and the candidate ``h_tilde``."""
         k_f, k_i, p = self.preactivations(x).chunk(3, dim=-1)
-        d = F.softplus(-k_f) - F.softplus(-k_i)
+        d = softplus(-k_f) - softplus(-k_i)
         return {"f": torch.sigmoid(k_f), "i": torch.sigmoid(k_i), "f_norm": torch.sigmoid(-d),
                 "h_tilde": self.candidate(p)}
 
@@ -57,4 +56,4 @@ class MinLSTMCell(MinCell):
 
     def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d, p = self._split(self.preactivations(x))
-        return -F.softplus(d), -F.softplus(-d) + log_g(p)
+        return -softplus(d), -softplus(-d) + log_g(p)

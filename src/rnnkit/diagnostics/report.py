@@ -74,9 +74,11 @@ class Diagnosis:
         if self.spectra:
             lines.append("spectral radius of W_hh blocks: "
                          + ", ".join(f"{s.name} {s.radius:.4g}" for s in self.spectra))
-        else:
+        elif self.cell in ("mingru", "minlstm"):
             lines.append("no W_hh: the recurrence is element-wise, dh_t/dh_(t-1) = diag(a_t) with 0 < a_t < 1 "
                          "(the Jacobian products above measure it)")
+        else:
+            lines.append("no square W_hh blocks to take eigenvalues of")
         for i, g in enumerate(self.gates):
             sat = ", ".join(f"{k} {v:.1%}" for k, v in g.saturated.items())
             lines.append(f"gates of cell {i}: saturated (eps {g.eps:g}) {sat}; mean {g.memory_gate} "

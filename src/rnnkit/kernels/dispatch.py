@@ -31,7 +31,7 @@ class Engine:
     options: frozenset  # keyword options of run beyond the shared signature
     cannot_record: str | None  # why run takes no record= (per-step states and gradients), or None: it can
     summary: str  # one line for reports
-    describe: Callable | None = None  # describe(cell, steps, device, options) -> how it would run a call, or None
+    describe: Callable | None = None  # describe(cell, steps, batch, device, options) -> how it runs a call, or None
 
     @property
     def records(self) -> bool:

@@ -15,8 +15,8 @@ whose gradient is written out:
   their gradients in one pass each way (built on first use; it cannot record);
 - ``"triton"``: the GPU kernel of :mod:`rnnkit.kernels.triton` (CUDA tensors, Triton installed).
 
-``scan_mode=None`` picks by :func:`choose_mode`, a measured rule
-(``benchmarks/speed_scan.py``). Past a sequence's end (``lengths``) the step is
+``scan_mode=None`` picks by :func:`choose_mode` (measured on the CPU with
+``benchmarks/speed_scan.py``; on GPU not yet measured). Past a sequence's end (``lengths``) the step is
 ``a = 1, b = 0``: the state holds, and the output there is zero.
 
 It can record (``record=``): the forward computes every state, and the backward's
@@ -35,7 +35,8 @@ from rnnkit.kernels.reference import reverse_time, zero_padding
 
 MODES = ("step", "chunked", "log", "fused", "triton")
 DTYPES = (torch.float32, torch.float64)
-SHORT = 16  # at or below this many steps the sequential form wins on every device (fewer dispatches)
+SHORT = 16  # at or below this many steps: sequential (a chunked scan would still dispatch ~2 sqrt(T) steps)
+WIDE = 4096  # B*H at or above which a sequential step beat the chunked scan on the CPU (measured, see choose_mode)
 
 
 def serves(cell) -> bool:
@@ -84,10 +85,16 @@ def mode_problem(cell, mode: str, device: torch.device, recording: bool = False)
     return None
 
 
-def choose_mode(cell, T: int, device: torch.device, recording: bool = False) -> str:
-    """The form ``scan_mode=None`` runs, as measured (benchmarks/speed_scan.py, benchmarks/RESULTS.md):
-    on the CPU the compiled loop where it serves the cell, else sequential for short calls and chunked
-    for long ones; on GPU the Triton kernel where it can run, else log space (chunked if b may be < 0)."""
+def choose_mode(cell, T: int, lanes: int, device: torch.device, recording: bool = False) -> str:
+    """The form ``scan_mode=None`` runs for T steps of ``lanes`` (B*H) state values.
+
+    Measured on the CPU (benchmarks/speed_scan.py, figures in benchmarks/RESULTS.md): the
+    compiled loop is the fastest form wherever it serves the cell; without it, step mode beat
+    the chunked scan at B*H = 4,096 (T = 512 and 4,096) and lost to it at B*H = 256,
+    T = 65,536, where each sequential step is too small to pay its dispatch. Not measured
+    (no GPU was lent): on CUDA the Triton kernel is taken where it can run, else the log-space
+    form (chunked where b may be negative), since both avoid T dispatched steps.
+    """
     if device.type == "cpu" and not recording and fused_problem(cell, device) is None:
         return "fused"
     if T <= SHORT:
@@ -96,7 +103,7 @@ def choose_mode(cell, T: int, device: torch.device, recording: bool = False) -> 
         if triton_missing(device) is None:
             return "triton"
         return "log" if cell.positive_b else "chunked"
-    return "chunked"
+    return "step" if lanes >= WIDE else "chunked"
 
 
 FORM_SUMMARY = {"step": "T sequential steps", "chunked": "exact chunked scan, about 2 sqrt(T) steps",
@@ -104,11 +111,11 @@ FORM_SUMMARY = {"step": "T sequential steps", "chunked": "exact chunked scan, ab
                 "triton": "Triton GPU kernel"}
 
 
-def describe(cell, steps: int, device: torch.device, options: dict) -> str:
-    """Which form a call of ``steps`` steps runs, and why the compiled loop does not if it does not."""
+def describe(cell, steps: int, batch: int, device: torch.device, options: dict) -> str:
+    """Which form a call of ``steps`` steps over ``batch`` sequences runs, and why not the compiled loop."""
     mode = options.get("scan_mode")
     how = "requested" if mode is not None else "chosen"
-    mode = choose_mode(cell, steps, device) if mode is None else mode
+    mode = choose_mode(cell, steps, batch * cell.hidden_size, device) if mode is None else mode
     line = f"scan form {mode!r} ({FORM_SUMMARY[mode]}), {how} for T={steps} on {device.type}"
     if mode != "fused" and device.type == "cpu":
         line += f"; compiled loop: {fused_problem(cell, device) or 'not requested'}"
@@ -122,7 +129,11 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     if reason is not None:
         raise ValueError(f"engine 'scan' cannot run this request: {reason}")
     T = x.shape[0]
-    mode = choose_mode(cell, T, x.device, record is not None) if scan_mode is None else scan_mode
+    if scan_mode is not None and scan_mode not in MODES:
+        raise ValueError(f"engine 'scan': unknown scan_mode {scan_mode!r}; valid values are "
+                         f"{', '.join(map(repr, MODES))}")
+    mode = choose_mode(cell, x.shape[0], x.shape[1] * cell.hidden_size, x.device, record is not None) \
+        if scan_mode is None else scan_mode
     problem = mode_problem(cell, mode, x.device, record is not None)
     if problem is not None:
         raise ValueError(f"engine 'scan': {problem}")

@@ -102,6 +102,8 @@ def run_form(form: str, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, reve
         return chunked(a, b, h0, reverse)
     if form == "log":
         return log_space(a, b, h0, reverse)
+    if form != "triton":
+        raise ValueError(f"linear_scan: unknown form {form!r}; valid forms are {', '.join(map(repr, FORMS))}")
     from rnnkit.kernels.triton import scan as triton_scan  # import-guarded: only when asked for
     return triton_scan.linear_scan(a, b, h0, reverse)
 

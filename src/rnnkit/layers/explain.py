@@ -63,7 +63,7 @@ def explain(layer, input) -> Explanation:
         raise ValueError(f"engine {chosen!r} cannot run {type(cell).__name__} on {data.dtype}: {verdicts[chosen]}")
     describe = ENGINES[chosen].describe
     steps = _steps(layer, input, data)
-    detail = None if describe is None else describe(cell, steps, data.device, options)
+    detail = None if describe is None else describe(cell, steps, batch, data.device, options)
     return Explanation(layer.engine, chosen, verdicts, auto_order(cell, training, batch), training, detail)
 
 

@@ -96,8 +96,11 @@ def _compile(source: str) -> str | None:
                                     extra_cflags=["-O3", "-fopenmp", *flags],
                                     extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as err:  # a compiler error, a linker error, a broken cache: all mean "not available"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"the fused CPU kernels failed to build ({first}); see the compiler output above"
+        text = str(err).strip()
+        # torch puts the compiler's output inside the exception: show it once, then one line that refers to it
+        print(f"rnnkit: building {source}.cpp failed:\n{text}", file=sys.stderr, flush=True)
+        first = text.splitlines()[0] if text else type(err).__name__
+        return f"the fused CPU kernels failed to build ({first}); the compiler's output is printed above"
     return None
 
 

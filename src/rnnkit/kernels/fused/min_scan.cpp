@@ -16,7 +16,7 @@
 // G_t = dy_t + carry; writing w = 1 - a and h_t = h_{t-1} + w (c - h_{t-1}):
 //   minGRU:  dk = G w (1 - w) (c - h_{t-1}),  dp = G w c'(p)
 //   minLSTM: D = G w (1 - w) (c - h_{t-1}),  dkf = -D sigmoid(-kf),  dki = D sigmoid(-ki),  dp = G w c'(p)
-//   (minLSTM's gates are computed through two exponentials, see lstm_gate)
+//   (minLSTM's gate is computed from three exponentials without overflow, see lstm_gate)
 //   carry = a_t G_t;  dL/dh_0 = the carry after step 1.
 // Both run over a stretch of steps t0 .. t0 + T - 1 at a time: the caller computes that stretch's
 // pre-activations into a small reused buffer (one product of about 1,024 rows), so the full
@@ -59,26 +59,23 @@ V value(V p, bool positive) {
   return positive ? V::blendv(sigmoid(p), p + V(0.5), p >= V(0)) : p;
 }
 
-// minLSTM's gates through u = exp(-k_i), v = exp(-k_f): with f = 1 / (1 + v), i = 1 / (1 + u),
-// w = i' = i / (f + i) = (1 + v) / (2 + u + v), and d = log(i / f) has dd/dk_f = -v / (1 + v),
-// dd/dk_i = u / (1 + u). Two exponentials instead of softplus twice and a sigmoid; the
-// pre-activations are clamped to +-80, where every sigmoid has long saturated (e^-80 ~ 1.8e-35),
-// so u and v stay finite in float32.
+// minLSTM's gate w = i' = i / (f + i) with f = sigmoid(k_f), i = sigmoid(k_i). Writing
+// n_f = -k_f, n_i = -k_i and M = max(n_f, n_i, 0):
+//   w = (1 + e^{n_f}) / (2 + e^{n_i} + e^{n_f}) = (e^{-M} + e^{n_f - M}) / (2 e^{-M} + e^{n_i - M} + e^{n_f - M}),
+// every exponent <= 0, so nothing overflows and the ratio keeps its precision for any k_f, k_i
+// (it depends on k_i - k_f even where both sigmoids have saturated).
 template <typename V>
-void lstm_gate(const V& k_f, const V& k_i, V& w, V& u, V& v) {
-  const V bound(80);
-  u = at::vec::clamp(k_i, bound.neg(), bound).neg().exp();
-  v = at::vec::clamp(k_f, bound.neg(), bound).neg().exp();
-  w = (V(1) + v) / (V(2) + u + v);
+V lstm_gate(const V& k_f, const V& k_i) {
+  const V n_f = k_f.neg(), n_i = k_i.neg();
+  const V top = at::vec::maximum(at::vec::maximum(n_f, n_i), V(0));
+  const V e0 = top.neg().exp(), e_f = (n_f - top).exp(), e_i = (n_i - top).exp();
+  return (e0 + e_f) / (V(2) * e0 + e_i + e_f);
 }
 
 // w = 1 - a of one step from its gate pre-activations (k1 is used by minLSTM only).
 template <typename V>
 V gate(const V& k0, const V& k1, bool lstm) {
-  if (!lstm) return sigmoid(k0);
-  V w, u, v;
-  lstm_gate(k0, k1, w, u, v);
-  return w;
+  return lstm ? lstm_gate(k0, k1) : sigmoid(k0);
 }
 
 struct Shape {
@@ -165,17 +162,14 @@ void backward_kernel(const scalar_t* grad_h, const scalar_t* pre, const scalar_t
           V prev = V::loadu(prev_row + j, m);
           V k0 = V::loadu(row + j, m);
           V k1 = lstm ? V::loadu(row + s.H + j, m) : V(0);
-          V c, dc, w, u, v;
-          if (lstm) {
-            lstm_gate(k0, k1, w, u, v);
-          } else {
-            w = sigmoid(k0);
-          }
+          V c, dc;
+          V w = gate(k0, k1, lstm);
           candidate(V::loadu(row + (s.G - 1) * s.H + j, m), positive, c, dc);
           V gate_grad = total * w * (V(1) - w) * (c - prev);
           if (lstm) {
-            (gate_grad.neg() * v / (V(1) + v)).store(grad_pre + gt + j, m);
-            (gate_grad * u / (V(1) + u)).store(grad_pre + gt + s.H + j, m);
+            // dd/dk_f = -sigmoid(-k_f), dd/dk_i = sigmoid(-k_i), with d = log(i / f)
+            (gate_grad.neg() * sigmoid(k0.neg())).store(grad_pre + gt + j, m);
+            (gate_grad * sigmoid(k1.neg())).store(grad_pre + gt + s.H + j, m);
           } else {
             gate_grad.store(grad_pre + gt + j, m);
           }

@@ -36,7 +36,7 @@ def _scan_kernel(a_ptr, b_ptr, h0_ptr, out_ptr, T, N, REVERSE: tl.constexpr, BLO
         else:
             t_index = t
         ok = (t < T)[:, None] & lane_ok[None, :]  # (BLOCK_T, BLOCK_N)
-        offsets = t_index[:, None] * N + lanes[None, :]
+        offsets = t_index.to(tl.int64)[:, None] * N + lanes[None, :]  # 64-bit: T*N may pass 2^31
         a = tl.load(a_ptr + offsets, mask=ok, other=1.0)  # steps past the end hold the state
         b = tl.load(b_ptr + offsets, mask=ok, other=0.0)
         prod, local = tl.associative_scan((a, b), 0, _compose)  # relative to the chunk's start
