@@ -13,6 +13,7 @@ from rnnkit.cells.mingru import MinGRUCell
 from rnnkit.cells.minlstm import MinLSTMCell
 from rnnkit.kernels.scan import MODES
 from rnnkit.layers.recurrent import Recurrent
+from rnnkit.layers.rnn import torch_repr
 
 
 class _MinLayer(Recurrent):
@@ -40,17 +41,7 @@ class _MinLayer(Recurrent):
         return {"scan_mode": self.scan_mode}
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
+        s = torch_repr(self)
         if self.activation != "g":
             s += f", activation={self.activation!r}"
         if self.engine != "auto":

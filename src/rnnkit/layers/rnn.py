@@ -52,19 +52,7 @@ class _TorchLayer(Recurrent):
         return [[p for n, p in cell.named_parameters() if not n.startswith("ln_")] for cell in self.cells]
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if getattr(self, "proj_size", 0):
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
+        s = torch_repr(self)
         if self.layer_norm:
             s += ", layer_norm=True"
         if self.engine != "auto":
@@ -72,6 +60,24 @@ class _TorchLayer(Recurrent):
         if self.checkpoint_every:
             s += f", checkpoint_every={self.checkpoint_every}"
         return s
+
+
+def torch_repr(layer) -> str:
+    """The part of a layer's repr torch.nn would print: sizes, then the arguments not at their defaults."""
+    s = f"{layer.input_size}, {layer.hidden_size}"
+    if getattr(layer, "proj_size", 0):
+        s += f", proj_size={layer.proj_size}"
+    if layer.num_layers != 1:
+        s += f", num_layers={layer.num_layers}"
+    if not layer.bias:
+        s += ", bias=False"
+    if layer.batch_first:
+        s += ", batch_first=True"
+    if layer.dropout:
+        s += f", dropout={layer.dropout}"
+    if layer.bidirectional:
+        s += ", bidirectional=True"
+    return s
 
 
 def _cuda_devices(device) -> list:
