@@ -132,29 +132,29 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     if scan_mode is not None and scan_mode not in MODES:
         raise ValueError(f"engine 'scan': unknown scan_mode {scan_mode!r}; valid values are "
                          f"{', '.join(map(repr, MODES))}")
-    mode = choose_mode(cell, x.shape[0], x.shape[1] * cell.hidden_size, x.device, record is not None) \
+    mode = choose_mode(cell, T, x.shape[1] * cell.hidden_size, x.device, record is not None) \
         if scan_mode is None else scan_mode
     problem = mode_problem(cell, mode, x.device, record is not None)
     if problem is not None:
         raise ValueError(f"engine 'scan': {problem}")
     if lengths is not None and bool((lengths == T).all()):
         lengths = None
+    alive = None
     if lengths is not None:
         x = zero_padding(x, lengths)
+        alive = (torch.arange(T).unsqueeze(1) < lengths).to(x.device).unsqueeze(-1)  # (T, B, 1)
     if reverse:
         x = reverse_time(x, lengths)  # the cell reads each sequence backwards; the scan runs forwards
     if mode == "fused":
         h = min_scan.states(cell, x, state, lengths)  # (T, B, H), held past each end
-        return _finish(h, lengths, reverse)
+        return _finish(h, alive, lengths, reverse)
     if mode == "log":
         a, b = cell.log_coefficients(x)  # (T, B, H) each, logs
         hold = (0.0, float("-inf"))  # log 1, log 0
     else:
         a, b = cell.coefficients(x)  # (T, B, H) each
         hold = (1.0, 0.0)
-    alive = None
-    if lengths is not None:
-        alive = (torch.arange(T).unsqueeze(1) < lengths).to(x.device).unsqueeze(-1)  # (T, B, 1)
+    if alive is not None:
         a, b = a.masked_fill(~alive, hold[0]), b.masked_fill(~alive, hold[1])
     form = {"step": "sequential"}.get(mode, mode)
     tap = None
@@ -164,16 +164,14 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
                                tap=None if tap is None else tap.backward)  # (T, B, H)
     if tap is not None:
         tap.forward(state, h)
-    return _finish(h, lengths, reverse)
+    return _finish(h, alive, lengths, reverse)
 
 
-def _finish(h: torch.Tensor, lengths: torch.Tensor | None, reverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _finish(h: torch.Tensor, alive: torch.Tensor | None, lengths: torch.Tensor | None,
+            reverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """States (T, B, H), held past each end -> (outputs zero past each end, in input order; final states)."""
     final = h[-1]  # past each end the state held, so h_T is each sequence's last state
-    out = h
-    if lengths is not None:
-        alive = (torch.arange(h.shape[0]).unsqueeze(1) < lengths).to(h.device).unsqueeze(-1)  # (T, B, 1)
-        out = h.masked_fill(~alive, 0)
+    out = h if alive is None else h.masked_fill(~alive, 0)
     if reverse:
         out = reverse_time(out, lengths)
     return out, final
