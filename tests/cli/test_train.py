@@ -110,4 +110,5 @@ def test_help_shows_choices_and_says_each_thing_once(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["esn", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--leak-rate FLOAT leak rate a" in text and "--spectral-radius FLOAT spectral radius of the" in text
+    assert "--leak-rate VALUES leak rate a" in text and "--spectral-radius VALUES spectral radius of the" in text
+    assert "with --search a list 'v1,v2' or a range 'low:high:count'" in text

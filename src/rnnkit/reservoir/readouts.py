@@ -119,11 +119,8 @@ class Ridge(_Readout):
         if self.fit_bias:
             penalty[-1] = 0.0  # the intercept is not shrunk
         A = self._gram + torch.diag(penalty)  # (D+1, D+1)
-        try:
-            L = torch.linalg.cholesky(A)
-            sol = torch.cholesky_solve(self._cross, L)  # (D+1, O)
-        except RuntimeError:  # not positive definite (alpha = 0 with collinear features): least squares
-            sol = torch.linalg.lstsq(A.cpu(), self._cross.cpu(), driver="gelsd").solution.to(A.device)
+        L, info = torch.linalg.cholesky_ex(A)
+        sol = torch.cholesky_solve(self._cross, L) if int(info) == 0 else solve_fallback(A, self._cross)
         if self.fit_bias:
             self.weight, self.bias = sol[:-1].t().contiguous(), sol[-1].clone()
         else:
@@ -139,6 +136,17 @@ class Ridge(_Readout):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, fit_bias={self.fit_bias}"
+
+
+def solve_fallback(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A^-1 B`` for a symmetric ``A`` that Cholesky refused (not positive definite to working precision:
+    a tiny ridge over nearly collinear states): LU with partial pivoting, as a general symmetric solver
+    would, and least squares (SVD) only if A is exactly singular. Least squares first, as before, cut
+    small singular values and fitted visibly worse at ridge 1e-10 (benchmarks/RESULTS.md, issue 16)."""
+    solution, info = torch.linalg.solve_ex(A, B)
+    if int(info) == 0 and bool(torch.isfinite(solution).all()):
+        return solution
+    return torch.linalg.lstsq(A.cpu(), B.cpu(), driver="gelsd").solution.to(A.device)
 
 
 def _gram(Z: torch.Tensor) -> torch.Tensor:

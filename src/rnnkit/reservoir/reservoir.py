@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,38 @@ def _at_most_threads(n: int):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+@dataclass(frozen=True)
+class RawDraw:
+    """A reservoir's random draws before scaling: what every config with the same seed, sizes and
+    connectivity shares (the scalings only multiply them)."""
+
+    w: torch.Tensor  # (N, N) U(-1, 1) entries, a fraction `connectivity` of them nonzero
+    radius: float  # the spectral radius of w
+    u_in: torch.Tensor  # (N, I) U(-1, 1)
+    u_fb: torch.Tensor  # (N, F) U(-1, 1)
+    u_b: torch.Tensor  # (N,) U(-1, 1)
+
+
+def raw_draw(config: ReservoirConfig, input_size: int, feedback_size: int = 0) -> RawDraw:
+    """The unscaled draws of ``config``'s reservoir, in float64 on the CPU, from ``config.seed``."""
+    N = config.units
+    gen = torch.Generator().manual_seed(config.seed)
+    uniform = lambda *shape: torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1  # U(-1, 1)
+    w = uniform(N, N) * (torch.rand(N, N, generator=gen, dtype=torch.float64) < config.connectivity)  # (N, N)
+    rho = rinit.spectral_radius(w)
+    if rho == 0.0:
+        raise ValueError(f"Reservoir: the random W has spectral radius 0 (units={N}, "
+                         f"connectivity={config.connectivity}); raise connectivity or units, or change seed")
+    return RawDraw(w, rho, uniform(N, input_size), uniform(N, feedback_size), uniform(N))
+
+
+def scaled(raw: RawDraw, config: ReservoirConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(W_in | W_fb (N, I + F), W (N, N) at ``config.spectral_radius``, b (N,)) from the raw draws."""
+    w = raw.w * (config.spectral_radius / raw.radius)
+    w_in, w_fb = raw.u_in * config.input_scaling, raw.u_fb * config.feedback_scaling
+    return torch.cat([w_in, w_fb], dim=1), w, raw.u_b * config.bias_scaling
 
 
 class Reservoir(Cell):
@@ -111,19 +144,7 @@ class Reservoir(Cell):
 
     def _draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw (W_in | W_fb, W, b) in float64 on the CPU from the config's seed."""
-        c, N = self.config, self.config.units
-        gen = torch.Generator().manual_seed(c.seed)
-        uniform = lambda *shape: torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1  # U(-1, 1)
-        w = uniform(N, N) * (torch.rand(N, N, generator=gen, dtype=torch.float64) < c.connectivity)  # (N, N)
-        rho = rinit.spectral_radius(w)
-        if rho == 0.0:
-            raise ValueError(f"Reservoir: the random W has spectral radius 0 (units={N}, "
-                             f"connectivity={c.connectivity}); raise connectivity or units, or change seed")
-        w *= c.spectral_radius / rho
-        w_in = uniform(N, self.external_size) * c.input_scaling  # (N, I)
-        w_fb = uniform(N, self.feedback_size) * c.feedback_scaling  # (N, F)
-        b = uniform(N) * c.bias_scaling  # (N,)
-        return torch.cat([w_in, w_fb], dim=1), w, b  # (N, I + F), (N, N), (N,)
+        return scaled(raw_draw(self.config, self.external_size, self.feedback_size), self.config)
 
     def reset_parameters(self) -> None:
         """Redraw the weights from the config (same seed, so the same weights)."""

@@ -1,0 +1,54 @@
+"""``rnnkit esn --search``: grids, the ranked table, heatmap, best configuration; bad grids are one line."""
+import csv
+import json
+
+import pytest
+import torch
+
+from rnnkit.cli.main import main
+from rnnkit.jobs.esn_search import grid_values
+
+SMALL = ["esn", "--units", "20", "--train", "600", "--test", "200", "--warmup", "50", "--plot", "none"]
+
+
+def test_grid_values_ranges_lists_and_single_numbers():
+    assert grid_values("leak_rate", "0.3:1:5") == (0.3, 0.475, 0.65, 0.825, 1.0)
+    assert grid_values("ridge", "1e-10,1e-8") == (1e-10, 1e-8)
+    assert grid_values("ridge", "1e-6") == (1e-6,)
+    assert grid_values("leak_rate", "0.5:0.9:1") == (0.5,)
+    for bad in ("a:b:c", "0.1:1:0", "1,,2", "nan"):
+        with pytest.raises(ValueError, match="--leak-rate: expected"):
+            grid_values("leak_rate", bad)
+
+
+def test_search_writes_a_ranked_table_heatmap_and_the_best(tmp_path, capsys):
+    out = tmp_path / "search"
+    assert main([*SMALL, "--search", "--spectral-radius", "0.7,1.0", "--leak-rate", "0.5:1:3",
+                 "--ridge", "1e-8,1e-4", "--seeds", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("searching 24 fits: 12 reservoirs x 2 ridge values, 20 units")
+    assert "test one-step NRMSE, refitted on all training steps: best " in printed
+    with open(out / "search.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 24 and [int(r["rank"]) for r in rows] == list(range(1, 25))
+    scores = [float(r["val_nrmse"]) for r in rows]
+    assert scores == sorted(scores)
+    assert {"spectral_radius", "leak_rate", "input_scaling", "seed", "ridge", "esp_distance"} <= set(rows[0])
+    best = json.loads((out / "best.json").read_text())
+    assert best["reservoir"]["spectral_radius"] == float(rows[0]["spectral_radius"])
+    assert best["reservoir"]["seed"] == int(rows[0]["seed"]) and best["series_seed"] == 0
+    readout = torch.load(out / "best_readout.pt", weights_only=True)
+    assert readout["weight"].shape == (1, 21)  # 20 states + the input
+    assert (out / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--leak-rate", "0.5,0.9"], "--leak-rate: several values need --search"),
+    (["--search", "--ridge", "-1"], "expected every ridge penalty finite and >= 0"),
+    (["--search", "--leak-rate", "0:1:x"], "--leak-rate: expected a number, a list"),
+    (["--search", "--seeds", "0"], "--seeds: expected an int >= 1, got 0"),
+])
+def test_bad_grids_are_one_line(argv, message, tmp_path, capsys):
+    assert main([*SMALL, *argv, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
