@@ -82,3 +82,18 @@ def test_bad_grids_are_refused(series):
         search(X, Y, spectral_radius=[1.0], leak_rate=[], ridge=[1e-6])
     with pytest.raises(ValueError, match="expected 0 <= warmup < train < T=1600"):
         search(X, Y, spectral_radius=[1.0], leak_rate=[1.0], ridge=[1e-6], train=1600)
+
+
+def test_memory_capacities_equal_the_single_reservoir_measure():
+    from dataclasses import replace
+
+    from rnnkit.reservoir.diagnostics import memory_capacity
+    from rnnkit.reservoir.search import memory_capacities
+
+    base = ReservoirConfig(units=30, connectivity=0.3)
+    configs = [replace(base, spectral_radius=sr, leak_rate=a, seed=seed)
+               for sr, a, seed in [(0.5, 1.0, 0), (0.95, 0.5, 0), (0.9, 1.0, 2)]]
+    got = memory_capacities(BatchedReservoir(1, configs), train=1000, test=500, washout=100, alpha=1e-4)
+    for r, c in enumerate(configs):
+        want = memory_capacity(Reservoir(1, c, dtype=DT), train=1000, test=500, washout=100, alpha=1e-4).total
+        assert float(got[r]) == pytest.approx(want, rel=1e-8)

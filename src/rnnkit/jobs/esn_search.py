@@ -4,7 +4,8 @@ The series is the ESN job's (:func:`rnnkit.jobs.esn.load`). The search fits on t
 80 % of the training steps and scores one-step NRMSE on the last 20 %
 (:func:`rnnkit.reservoir.search.search`, every reservoir driven together); the test steps
 stay unseen until the best configuration, refitted on all training steps, is scored on
-them beside the untuned configuration given by the single-valued flags. Written: the
+them beside the untuned configuration (the job's defaults). Every configuration also gets
+its echo-state check and short-term memory capacity. Written: the
 ranked table (CSV), a heatmap of the validation NRMSE over the two axes that move it
 most (PNG), and the best configuration (JSON) with its readout (tensors only).
 """
@@ -73,7 +74,7 @@ def run_search(config: job.ESNJobConfig, grids: dict, seeds: int, progress=None)
     result = search(series.X[:n], series.Y[:n], spectral_radius=grids["spectral_radius"],
                     leak_rate=grids["leak_rate"], input_scaling=grids["input_scaling"], ridge=grids["ridge"],
                     seeds=[config.seed + k for k in range(seeds)], base=base, train=fit_steps,
-                    warmup=config.warmup, echo_state_check=True, progress=progress)
+                    warmup=config.warmup, echo_state_check=True, memory_capacity=True, progress=progress)
     _, untuned = job.build(config)
     return SearchReport(result, config, series, _test_nrmse(config, series, fitted_best(result, config, series)),
                         _test_nrmse(config, series, untuned), important_axes(result))
@@ -100,6 +101,8 @@ def summary(report: SearchReport, reservoirs: int) -> list[str]:
              f"test one-step NRMSE, refitted on all training steps: best {report.test_best:.4g}, untuned (the "
              f"defaults: spectral radius {config.spectral_radius:g}, leak rate {config.leak_rate:g}, input scaling "
              f"{config.input_scaling:g}, ridge {config.ridge:g}) {report.test_default:.4g}"]
+    lines.append(f"memory capacity of the best reservoir: {best['memory_capacity']:.1f} (of at most {config.units}; "
+                 "every configuration's in the table)")
     ridges = len(report.result.grid["ridge"])
     failing = sum(1 for r in report.result.rows if r.get("esp_distance", 0) >= 1e-6) // ridges
     if failing:

@@ -64,7 +64,7 @@ def _values(name: str, values) -> tuple:
 
 def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridge, input_scaling=None,
            seeds=None, base: ReservoirConfig | None = None, train: int | None = None, warmup: int = 100,
-           include_input: bool = True, echo_state_check: bool = False, progress=None,
+           include_input: bool = True, echo_state_check: bool = False, memory_capacity: bool = False, progress=None,
            dtype: torch.dtype = torch.float64) -> SearchResult:
     """Fit and score every configuration of the grid on one series; see the module docstring.
 
@@ -78,6 +78,8 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
         include_input: readout features ``[x_t; u_t]`` (as ESN's default) rather than ``x_t``.
         echo_state_check: add each configuration's ``esp_distance`` (RMS difference per unit
             after 1,000 zero-input steps from two U(-1, 1) initial states; < 1e-6 means it forgot).
+        memory_capacity: add each configuration's ``memory_capacity`` (Jaeger's short-term memory,
+            as :func:`rnnkit.reservoir.diagnostics.memory_capacity`; single input only).
         progress: a callable ``(steps_done, steps_total)``, called after each chunk.
     """
     base = ReservoirConfig() if base is None else base
@@ -105,6 +107,7 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
     train_err = _train_scores(gram, cross, weights, Y[warmup:train])
     val_err = _scores(res, X[train:], Y[train:], states, weights, include_input, 0)[0]
     esp = _echo_state_distances(res) if echo_state_check else None
+    mc = memory_capacities(res) if memory_capacity else None
     rows = []
     for r, c in enumerate(configs):
         for a, alpha in enumerate(grid["ridge"]):
@@ -112,6 +115,8 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
             row.update(ridge=alpha, val_nrmse=float(val_err[a, r]), train_nrmse=float(train_err[a, r]))
             if esp is not None:
                 row["esp_distance"] = float(esp[r])
+            if mc is not None:
+                row["memory_capacity"] = float(mc[r])
             rows.append(row)
     rows.sort(key=lambda row: (math.isnan(row["val_nrmse"]), row["val_nrmse"]))
     return SearchResult(rows, grid, base)
@@ -127,11 +132,11 @@ def _features(states: torch.Tensor, u: torch.Tensor, include_input: bool) -> tor
     return torch.cat(parts, dim=2)
 
 
-def _normal_equations(res, X, Y, warmup, train, include_input, progress):
+def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=None):
     """Each reservoir's Gram (R, D+1, D+1) and cross products (R, D+1, O) over training steps >= warmup,
-    and the states after the last training step (R, N). Sums go into buffers made once (in-place
-    batched products), so no chunk allocates large fresh memory."""
-    states, gram, cross = None, None, None
+    and the states after the last training step (R, N), starting from ``states`` (None: zeros). Sums go
+    into buffers made once (in-place batched products), so no chunk allocates large fresh memory."""
+    gram, cross = None, None
     step = _chunk(res)
     for start in range(0, train, step):
         stop = min(train, start + step)
@@ -209,6 +214,39 @@ def _echo_state_distances(res, steps: int = 1000, seed: int = 0) -> torch.Tensor
     _, a = res.run(zeros, first)
     _, b = res.run(zeros, second)
     return ((a - b) ** 2).mean(dim=1).sqrt()
+
+
+def memory_capacities(res, max_delay: int | None = None, *, train: int = 4000, test: int = 1000,
+                      washout: int = 200, alpha: float = 1e-10, seed: int = 0) -> torch.Tensor:
+    """(R,) short-term memory capacity of every reservoir of ``res``: what
+    :func:`rnnkit.reservoir.diagnostics.memory_capacity` measures for one (the same input draw,
+    delays, split and ridge readouts), for all at once and chunk by chunk."""
+    if res.input_size != 1:
+        raise ValueError(f"memory_capacities: expected reservoirs with one input, got {res.input_size}")
+    K = 2 * res.units if max_delay is None else max_delay
+    washout = max(washout, K)  # every target u_{t-k} must exist
+    gen = torch.Generator().manual_seed(seed)
+    T = washout + train + test
+    u = torch.rand(T, generator=gen, dtype=torch.float64) - 0.5  # (T,)
+    delayed = torch.stack([u[washout - k:T - k] for k in range(1, K + 1)], dim=1)  # u_{t-k}, (T - washout, K)
+    drive = u.view(T, 1)
+    _, states = res.run(drive[:washout].to(res.dtype))
+    gram, cross, states = _normal_equations(res, drive[washout:washout + train], delayed[:train], 0, train, False,
+                                            None, states)
+    weights = _solve_all(gram, cross, torch.tensor([alpha], dtype=torch.float64))[0]  # (R, N+1, K)
+    sums = None
+    step = _chunk(res)
+    for start in range(washout + train, T, step):
+        stop = min(T, start + step)
+        chunk, states = res.run(drive[start:stop].to(res.dtype), states)
+        y = _features(chunk, drive[start:stop], False).double() @ weights  # (R, C, K)
+        d = delayed[start - washout:stop - washout].unsqueeze(0)  # (1, C, K)
+        parts = [y.sum(1), (y * y).sum(1), (y * d).sum(1), d.sum(1), (d * d).sum(1)]
+        sums = parts if sums is None else [a + b for a, b in zip(sums, parts)]
+    sy, syy, syd, sd, sdd = sums
+    n = float(test)
+    cov, var_y, var_d = syd - sy * sd / n, syy - sy * sy / n, sdd - sd * sd / n
+    return (cov ** 2 / (var_y * var_d)).sum(1)  # (R,)
 
 
 def as_dict(result: SearchResult) -> dict:
