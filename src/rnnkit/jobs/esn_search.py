@@ -53,7 +53,8 @@ class SearchReport:
     result: object  # the SearchResult
     config: job.ESNJobConfig  # the untuned run: the series, the split and the defaults of the searched fields
     series: object  # the job's Series (the reservoir seeds searched never change it)
-    test_best: float  # test one-step NRMSE of the best, refitted on all training steps
+    best_esn: object  # the best configuration's ESN, fitted on all training steps
+    test_best: float  # its test one-step NRMSE
     test_default: float  # the same for the untuned configuration
     axes: tuple  # the two axes of the heatmap (or one)
 
@@ -75,16 +76,13 @@ def run_search(config: job.ESNJobConfig, grids: dict, seeds: int, progress=None)
                     leak_rate=grids["leak_rate"], input_scaling=grids["input_scaling"], ridge=grids["ridge"],
                     seeds=[config.seed + k for k in range(seeds)], base=base, train=fit_steps,
                     warmup=config.warmup, echo_state_check=True, memory_capacity=True, progress=progress)
-    _, untuned = job.build(config)
-    return SearchReport(result, config, series, _test_nrmse(config, series, fitted_best(result, config, series)),
-                        _test_nrmse(config, series, untuned), important_axes(result))
-
-
-def fitted_best(result, config: job.ESNJobConfig, series):
-    """An ESN with the best reservoir and ridge of ``result`` (not fitted yet)."""
     from rnnkit.reservoir import ESN, Ridge
 
-    return ESN(result.config(), Ridge(result.best["ridge"]))
+    best = ESN(result.config(), Ridge(result.best["ridge"]))
+    test_best = _test_nrmse(config, series, best)  # fits it on all training steps
+    _, untuned = job.build(config)
+    return SearchReport(result, config, series, best, test_best, _test_nrmse(config, series, untuned),
+                        important_axes(result))
 
 
 def _test_nrmse(config: job.ESNJobConfig, series, esn) -> float:
@@ -133,9 +131,7 @@ def write(report: SearchReport, out: Path) -> list[Path]:
     for rank, row in enumerate(rows, 1):
         writer.writerow({"rank": rank, **{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}})
     written = [atomic_write(out / "search.csv", text.getvalue())]
-    esn = fitted_best(report.result, report.config, report.series)
-    series, config = report.series, report.config
-    esn.fit(series.X[:series.train], series.Y[:series.train], warmup=config.warmup)
+    esn, series, config = report.best_esn, report.series, report.config
     buffer = io.BytesIO()
     torch.save({"weight": esn.readout.weight, "bias": esn.readout.bias}, buffer)
     written.append(atomic_write(out / "best_readout.pt", buffer.getvalue()))

@@ -9,13 +9,13 @@ so no reservoir's states are ever all stored. Every ridge penalty then costs one
 Cholesky solve of those Grams (the intercept unpenalised, as ``Ridge``). The reservoirs
 run on over the validation part, and each (configuration, penalty) is scored by its
 one-step NRMSE there. Optionally each configuration gets an echo-state check (do two
-random initial states forget under zero input?).
+random initial states forget under zero input?) and its short-term memory capacity.
 """
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -37,7 +37,8 @@ def _chunk(res) -> int:
 class SearchResult:
     """Every (configuration, ridge) scored, best first, and what the search ran over."""
 
-    rows: list  # dicts: the AXES values, "ridge", "val_nrmse", "train_nrmse" and, if checked, "esp_distance"
+    rows: list  # dicts: the AXES values, "ridge", "val_nrmse", "train_nrmse" and, if asked, "esp_distance",
+    # "memory_capacity"
     grid: dict  # axis name -> the values searched (AXES and "ridge")
     base: ReservoirConfig  # the fields not searched
 
@@ -105,7 +106,7 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
     gram, cross, states = _normal_equations(res, X, Y, warmup, train, include_input, progress)
     weights = _solve_all(gram, cross, alphas)  # (A, R, D+1, O)
     train_err = _train_scores(gram, cross, weights, Y[warmup:train])
-    val_err = _scores(res, X[train:], Y[train:], states, weights, include_input, 0)[0]
+    val_err = _scores(res, X[train:], Y[train:], states, weights, include_input)
     esp = _echo_state_distances(res) if echo_state_check else None
     mc = memory_capacities(res) if memory_capacity else None
     rows = []
@@ -185,23 +186,19 @@ def _train_scores(gram: torch.Tensor, cross: torch.Tensor, weights: torch.Tensor
     return torch.sqrt(sse / ((Y - Y.mean(0)) ** 2).sum())
 
 
-def _scores(res, X, Y, states, weights, include_input, warmup) -> tuple[torch.Tensor, torch.Tensor]:
-    """One-step NRMSE (A, R) of every readout over ``X``/``Y`` from ``states`` (steps >= warmup scored),
-    and the states after the last step."""
+def _scores(res, X, Y, states, weights, include_input) -> torch.Tensor:
+    """One-step NRMSE (A, R) of every readout over ``X``/``Y``, driving on from ``states``."""
     sq = torch.zeros(weights.shape[0], weights.shape[1], dtype=torch.float64)  # (A, R)
-    truth = Y[warmup:].double()
+    truth = Y.double()
     var_sum = ((truth - truth.mean(0)) ** 2).sum()  # NRMSE = RMSE / std of the truth, pooled over outputs
     step = _chunk(res)
     for start in range(0, X.shape[0], step):
         stop = min(X.shape[0], start + step)
         chunk, states = res.run(X[start:stop], states)
-        keep = max(0, warmup - start)
-        if keep >= stop - start:
-            continue
-        Z = _features(chunk[keep:], X[start + keep:stop], include_input)  # (R, C, D+1)
+        Z = _features(chunk, X[start:stop], include_input)  # (R, C, D+1)
         pred = torch.einsum("rcd,ardo->arco", Z.double(), weights)  # (A, R, C, O)
-        sq += ((pred - Y[start + keep:stop].double()) ** 2).sum(dim=(2, 3))
-    return torch.sqrt(sq / var_sum.double()), states
+        sq += ((pred - truth[start:stop]) ** 2).sum(dim=(2, 3))
+    return torch.sqrt(sq / var_sum)
 
 
 def _echo_state_distances(res, steps: int = 1000, seed: int = 0) -> torch.Tensor:
@@ -210,9 +207,13 @@ def _echo_state_distances(res, steps: int = 1000, seed: int = 0) -> torch.Tensor
     R, N = len(res), res.units
     first = (torch.rand(R, N, generator=gen, dtype=torch.float64) * 2 - 1).to(res.dtype)
     second = (torch.rand(R, N, generator=gen, dtype=torch.float64) * 2 - 1).to(res.dtype)
-    zeros = torch.zeros(steps, res.input_size, dtype=res.dtype)
-    _, a = res.run(zeros, first)
-    _, b = res.run(zeros, second)
+    step = _chunk(res)
+    zeros = torch.zeros(min(step, steps), res.input_size, dtype=res.dtype)
+    a, b = first, second
+    for start in range(0, steps, step):  # in chunks: only the last states are needed
+        n = min(step, steps - start)
+        _, a = res.run(zeros[:n], a)
+        _, b = res.run(zeros[:n], b)
     return ((a - b) ** 2).mean(dim=1).sqrt()
 
 
@@ -247,8 +248,3 @@ def memory_capacities(res, max_delay: int | None = None, *, train: int = 4000, t
     n = float(test)
     cov, var_y, var_d = syd - sy * sd / n, syy - sy * sy / n, sdd - sd * sd / n
     return (cov ** 2 / (var_y * var_d)).sum(1)  # (R,)
-
-
-def as_dict(result: SearchResult) -> dict:
-    """Plain values (for JSON): the grid, the base config and the rows."""
-    return {"grid": result.grid, "base": asdict(result.base), "rows": result.rows}
