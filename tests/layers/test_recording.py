@@ -69,4 +69,4 @@ def test_explain_lives_with_the_layers():
     assert rnnkit.explain is rnnkit.layers.explain
     assert not hasattr(rnnkit.kernels, "explain") and not hasattr(rnnkit.kernels.dispatch, "explain")
     report = rnnkit.explain(rnnkit.RNN(4, 8), torch.randn(5, 3, 4))
-    assert isinstance(report, rnnkit.layers.Explanation) and report.chosen == "bptt"
+    assert isinstance(report, rnnkit.layers.Explanation) and report.chosen == "fused"

@@ -18,8 +18,9 @@ from typing import Callable
 import torch
 
 from rnnkit._checks import check_choice
-from rnnkit.cells import ElmanCell, GRUCell
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit.kernels import bptt, native, reference, scan
+from rnnkit.kernels.fused import recurrent as fused_loops
 from rnnkit.kernels.record import Recorder
 
 
@@ -47,6 +48,9 @@ ENGINES: dict[str, Engine] = {
     "native": Engine("native", native.run, native.unsupported, frozenset(),
                      "torch's fused kernel runs the whole sequence in one call",
                      "torch's fused kernels (oneDNN/ATen on CPU, cuDNN on GPU)"),
+    "fused": Engine("fused", fused_loops.run, fused_loops.unsupported, frozenset({"checkpoint_every"}),
+                    "its compiled loops do not hand out per-step state gradients; 'bptt' records the same numbers",
+                    "bptt with each time loop compiled (C++, built on first use)", fused_loops.describe),
     "bptt": Engine("bptt", bptt.run, bptt.unsupported, frozenset({"checkpoint_every"}), None,
                    "hand-written backpropagation through time"),
     "scan": Engine("scan", scan.run, scan.unsupported, frozenset({"scan_mode"}), None,
@@ -55,31 +59,32 @@ ENGINES: dict[str, Engine] = {
                         "Python loop over time with autograd; runs any Cell"),
 }
 
-AUTO_ORDER = ("native", "bptt", "reference")  # the default order, and on GPUs (cuDNN)
-BPTT_FIRST = ("bptt", "native", "reference")
+AUTO_ORDER = ("native", "bptt", "reference")  # on GPUs (cuDNN)
+FUSED_FIRST = ("fused", "bptt", "native", "reference")
+NATIVE_FIRST = ("native", "fused", "bptt", "reference")
 SCAN_FIRST = ("scan", "reference")  # cells linear in h: no other engine serves them
-LARGE_STEP = 32768  # batch x hidden elements per step above which bptt's sigmoid-based tanh wins for GRUs
+SMALL_BATCH = 4  # rows per step up to which the fused loops multiply in registers instead of calling BLAS
 ENGINE_NAMES = ("auto", *ENGINES)
 
 
 def auto_order(cell, training: bool, batch: int = 1) -> tuple[str, ...]:
-    """Engines fastest first for this request, as measured with benchmarks/speed_cpu.py on the CPU.
+    """Engines fastest first for this request, as measured with benchmarks/speed_cpu.py on the CPU
+    (figures in benchmarks/RESULTS.md, issue 11).
 
-    Elman cells: bptt (its tanh costs a quarter of torch's and its backward has no autograd
-    nodes); GRU cells: bptt when training or when a step holds >= LARGE_STEP elements, else
-    torch's kernels; LSTM cells: torch's kernels (oneDNN) in both modes. Cells linear in h
-    (minGRU, minLSTM): the scan, on every device.
+    Elman and GRU cells: the compiled loops (fused) at every measured size, forward and
+    backward; then bptt, where the kernels cannot be built. LSTM cells: fused up to SMALL_BATCH
+    sequences and whenever torch has no kernel for the cell (layer norm); oneDNN (native) above,
+    where its per-step products beat MKL's. Cells linear in h (minGRU, minLSTM): the scan, on
+    every device. On GPUs: cuDNN first.
     """
     if scan.serves(cell):
         return SCAN_FIRST
     on_gpu = getattr(cell, "weight_hh", None) is not None and cell.weight_hh.device.type != "cpu"
     if on_gpu:
         return AUTO_ORDER
-    if isinstance(cell, ElmanCell):
-        return BPTT_FIRST
-    if isinstance(cell, GRUCell) and (training or batch * cell.hidden_size >= LARGE_STEP):
-        return BPTT_FIRST
-    return AUTO_ORDER
+    if isinstance(cell, LSTMCell) and batch > SMALL_BATCH and native.unsupported(cell, cell.weight_hh.dtype) is None:
+        return NATIVE_FIRST
+    return FUSED_FIRST
 
 
 def check_engine(owner: str, engine) -> str:

@@ -14,7 +14,7 @@ import torch
 from rnnkit._state import State
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit.cells.base import runs_as
-from rnnkit.kernels.bptt.driver import BPTTFunction
+from rnnkit.kernels.bptt.driver import BPTTFunction, inference_segment
 from rnnkit.kernels.bptt.elman import ElmanRecurrence
 from rnnkit.kernels.bptt.gru import GRURecurrence
 from rnnkit.kernels.bptt.lstm import LSTMRecurrence
@@ -25,8 +25,8 @@ FAMILIES = ((LSTMCell, LSTMRecurrence), (GRUCell, GRURecurrence), (ElmanCell, El
 DTYPES = (torch.float32, torch.float64)
 
 
-def _family(cell):
-    for base, family in FAMILIES:
+def _family(cell, families=FAMILIES):
+    for base, family in families:
         if runs_as(cell, base):
             return family
     return None
@@ -48,9 +48,15 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     reason = unsupported(cell, x.dtype)
     if reason is not None:
         raise ValueError(f"engine 'bptt' cannot run this request: {reason}")
-    rec = _family(cell)(cell)
+    return run_family(_family(cell)(cell), "bptt", cell, x, state, lengths, reverse, checkpoint_every, record)
+
+
+def run_family(rec, engine: str, cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None,
+               reverse: bool, checkpoint_every: int | None, record: Recorder | None) -> tuple[torch.Tensor, State]:
+    """Run the recurrence ``rec`` of ``cell`` (a :class:`Recurrence`) through the shared driver: batch order
+    by length, reverse, segments; ``engine`` names the engine in recordings."""
     T, B = x.shape[0], x.shape[1]
-    states = state if isinstance(state, tuple) else (state,)
+    states = tuple(s.contiguous() for s in (state if isinstance(state, tuple) else (state,)))
     if lengths is not None and bool((lengths == T).all()):
         lengths = None
     T_live = T
@@ -60,7 +66,7 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     if reverse:
         x = reverse_time(x, lengths)
     tap = None if record is None else _Tap(record, Recording(cell, x, lengths, reverse, (), isinstance(state, tuple),
-                                                             "bptt"))
+                                                             engine))
     order = inverse = None
     if lengths is None:
         sizes = [B] * T
@@ -75,8 +81,10 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
         states = tuple(s.index_select(0, order_d) for s in states)
         if tap is not None:
             tap.inverse = inverse
-    Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states,
-                                    *rec.params(cell))
+    P = rec.params(cell)
+    if checkpoint_every is None and tap is None:
+        checkpoint_every = inference_segment(x, (x, *states, *P))
+    Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states, *P)
     if order is not None:
         Y = Y.index_select(1, inverse)
         finals = [f.index_select(0, inverse) for f in finals]

@@ -93,6 +93,18 @@ def add_recurrent_grad(grad: torch.Tensor, d: torch.Tensor, h_start: torch.Tenso
         grad.addmm_(d[1:].reshape(-1, d.shape[2]).t(), Y[:-1].reshape(-1, Y.shape[2]))
 
 
+INFERENCE_ROWS = 1024  # rows (steps x batch) per segment when no gradient is needed (as min_scan's stretches)
+
+
+def inference_segment(x: torch.Tensor, tensors) -> int | None:
+    """Steps per segment when nothing run here needs a gradient (grad mode off, or no input requires one):
+    segments of about INFERENCE_ROWS rows, whose buffers stay in cache and are reused, rather than
+    one set of buffers for the whole sequence. None when a gradient may be asked for."""
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return None
+    return max(1, INFERENCE_ROWS // max(1, x.shape[1]))
+
+
 def _segments(T: int, k: int | None) -> list[tuple[int, int]]:
     if k is None or k >= T:
         return [(0, T)]
@@ -144,7 +156,8 @@ class BPTTFunction(torch.autograd.Function):
         starts = [tuple(rest[:S]), *ctx.starts]
         P = tuple(rest[S:])
         need_dx = ctx.needs_input_grad[5]
-        carry = tuple(d.clone() for d in dfin)  # gradients of the state, walked back in time
+        # gradients of the state, walked back in time (contiguous: compiled loops write them by row)
+        carry = tuple(d.clone(memory_format=torch.contiguous_format) for d in dfin)
         grads = rec.init_grads(P)
         dx = torch.empty_like(x) if need_dx and len(ctx.segs) > 1 else None
         # with a tap: per state part, (T, B, S_j) total dL/dh_t, zero where a sequence has ended

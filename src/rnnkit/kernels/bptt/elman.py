@@ -36,6 +36,15 @@ class ElmanRecurrence(Recurrence):
         if b is not None:
             Xp += b
         Xp = Xp.view(k, B, H)
+        self.forward_loop(P, Xp, start, Y, (Ah, MUh, RSh), sizes, ends, fin)
+        return (Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
+
+    def forward_loop(self, P, Xp, start, Y, norm, sizes, ends, fin):
+        """The time loop: ``Xp`` (k, B, H) becomes the pre-activations, ``Y`` the states; ``norm``
+        (Ah, MUh, RSh) receive W_hh h before its layer norm, μ and 1/σ (all None without one)."""
+        W_ih, W_hh, b, g_ih, g_hh = P
+        Ah, MUh, RSh = norm
+        k, B, _ = Xp.shape
         W_hhT = W_hh.t()
         Xs, Ys = Xp.unbind(0), Y.unbind(0)  # per-step views, made once
         if self.ln:
@@ -52,17 +61,34 @@ class ElmanRecurrence(Recurrence):
             h_new = tanh_into(pre, r(Ys[j])) if self.tanh else torch.clamp(pre, min=0, out=r(Ys[j]))
             record_final(fin, (h_new,), ends[j], n)
             h = Ys[j]
-        return (Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx, taps=None):
         W_ih, W_hh, b, g_ih, g_hh = P
         Ai, MUi, RSi, Ah, MUh, RSh = saved
         k, B, I = x.shape
         H = self.H
-        one = x.new_ones(())
         new = buffers(x, sizes)
         dG = new(k, B, H)  # d pre-activations, zero where a sequence has ended
         DA = new(k, B, H) if self.ln else None  # d(W_hh h) before its layer norm
+        self.backward_loop(P, Y, saved, dY, carry, dG, DA, sizes, taps)
+        add_recurrent_grad(grads[1], DA if self.ln else dG, start[0], Y)  # dW_hh
+        dG2 = dG.view(k * B, H)
+        if b is not None:
+            grads[2] += dG2.sum(0)  # db
+        if self.ln:
+            grads[4] += (dG * ln_normalised(Ah, MUh, RSh, 1)).sum((0, 1))  # d g_hh
+            grads[3] += (dG2 * ln_normalised(Ai, MUi, RSi, 1)).sum(0)  # d g_ih
+            dG2 = ln_backward(dG2 * g_ih, Ai, MUi, RSi, 1)  # through LN(W_ih x)
+        grads[0].addmm_(dG2.t(), x.reshape(k * B, I))  # dW_ih
+        return torch.mm(dG2, W_ih).view(k, B, I) if need_dx else None  # dx = dpre W_ih
+
+    def backward_loop(self, P, Y, saved, dY, carry, dG, DA, sizes, taps):
+        """The reverse time loop: ``dG`` (k, B, H) receives d pre-activations, ``DA`` (with layer
+        norm) d(W_hh h) before its norm, ``carry`` the state gradient walked back to the segment's start."""
+        W_ih, W_hh, b, g_ih, g_hh = P
+        Ai, MUi, RSi, Ah, MUh, RSh = saved
+        k, B, H = Y.shape
+        one = Y.new_ones(())
         (dh_c,) = carry
         dYs, dGs, Ys = dY.unbind(0), dG.unbind(0), Y.unbind(0)
         if self.ln:
@@ -84,13 +110,3 @@ class ElmanRecurrence(Recurrence):
                 torch.mm(da, W_hh, out=r(dh_c))  # dh_{t-1} = da W_hh
             else:
                 torch.mm(dpre, W_hh, out=r(dh_c))  # dh_{t-1} = dpre W_hh
-        add_recurrent_grad(grads[1], DA if self.ln else dG, start[0], Y)  # dW_hh
-        dG2 = dG.view(k * B, H)
-        if b is not None:
-            grads[2] += dG2.sum(0)  # db
-        if self.ln:
-            grads[4] += (dG * ln_normalised(Ah, MUh, RSh, 1)).sum((0, 1))  # d g_hh
-            grads[3] += (dG2 * ln_normalised(Ai, MUi, RSi, 1)).sum(0)  # d g_ih
-            dG2 = ln_backward(dG2 * g_ih, Ai, MUi, RSi, 1)  # through LN(W_ih x)
-        grads[0].addmm_(dG2.t(), x.reshape(k * B, I))  # dW_ih
-        return torch.mm(dG2, W_ih).view(k, B, I) if need_dx else None  # dx = dpre W_ih

@@ -40,6 +40,16 @@ class GRURecurrence(Recurrence):
             Xp += b_ih
         Xp = Xp.view(k, B, 3 * H)
         RZ, N, GH = new(k, B, 2 * H), new(k, B, H), new(k, B, 3 * H)  # σ(r, z), n, gh = W_hh h + b_hh
+        self.forward_loop(P, Xp, start, Y, (RZ, N, GH, Ah, MUh, RSh), sizes, ends, fin)
+        return (RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
+
+    def forward_loop(self, P, Xp, start, Y, bufs, sizes, ends, fin):
+        """The time loop over ``Xp`` (k, B, 3H), the input part: ``Y`` receives the states, ``bufs`` σ(r, z), n,
+        gh = W_hh h + b_hh, and with layer norm W_hh h before its norm, its μ and 1/σ."""
+        W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
+        RZ, N, GH, Ah, MUh, RSh = bufs
+        k, B, _ = Xp.shape
+        H = self.H
         W_hhT = W_hh.t()
         # per-step views, made once: the loop below only indexes lists
         X_rz, X_n = Xp[..., :2 * H].unbind(0), Xp[..., 2 * H:].unbind(0)
@@ -66,18 +76,40 @@ class GRURecurrence(Recurrence):
             h_new = torch.lerp(n, hp, r(Z_[j]), out=r(Ys[j]))  # h = n + z (h_prev - n)
             record_final(fin, (h_new,), ends[j], n_)
             h = Ys[j]
-        return (RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh), (Y[k - 1],)
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx, taps=None):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
         RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh = saved
         k, B, I = x.shape
         H = self.H
-        one = x.new_ones(())
         new = buffers(x, sizes)
         dXp = new(k, B, 3 * H)  # d(Xp): (dr, dz, dn) pre-activations
         dGH = new(k, B, 3 * H)  # d gh: (dr, dz) pre-activations and d gh_n
         DA = new(k, B, 3 * H) if self.ln else None  # d(W_hh h) before its layer norm
+        self.backward_loop(P, Y, start, saved, dY, carry, dXp, dGH, DA, sizes, taps)
+        dXp[..., :2 * H] = dGH[..., :2 * H]  # r and z see x and h through the same sum
+        add_recurrent_grad(grads[1], DA if self.ln else dGH, start[0], Y)  # dW_hh
+        dGH = dGH.view(k * B, 3 * H)
+        if b_hh is not None:
+            grads[3] += dGH.sum(0)  # db_hh
+        dX2 = dXp.view(k * B, 3 * H)
+        if b_ih is not None:
+            grads[2] += dX2.sum(0)  # db_ih
+        if self.ln:
+            grads[5] += (dGH * ln_normalised(Ah, MUh, RSh, 3).view(k * B, 3 * H)).sum(0)  # d g_hh
+            grads[4] += (dX2 * ln_normalised(Ai, MUi, RSi, 3)).sum(0)  # d g_ih
+            dX2 = ln_backward(dX2 * g_ih, Ai, MUi, RSi, 3)  # through LN(W_ih x)
+        grads[0].addmm_(dX2.t(), x.reshape(k * B, I))  # dW_ih
+        return torch.mm(dX2, W_ih).view(k, B, I) if need_dx else None  # dx = dXp W_ih
+
+    def backward_loop(self, P, Y, start, saved, dY, carry, dXp, dGH, DA, sizes, taps):
+        """The reverse time loop: ``dXp``'s n part (k, B, 3H) receives d n_pre, ``dGH`` the gradients of gh's
+        parts (r and z pre-activations, gh_n), ``DA`` (layer norm) d(W_hh h) before its norm; ``carry`` the
+        state gradient walked back to the segment's start."""
+        W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
+        RZ, N, GH, Ai, MUi, RSi, Ah, MUh, RSh = saved
+        k, B, H = Y.shape
+        one = Y.new_ones(())
         (dh_c,) = carry
         dYs, dGHs, Ys = dY.unbind(0), dGH.unbind(0), Y.unbind(0)
         dRZ, dXn = dGH[..., :2 * H].unbind(0), dXp[..., 2 * H:].unbind(0)
@@ -105,17 +137,3 @@ class GRURecurrence(Recurrence):
                 dgh = ln_backward(dgh * g_hh, r(Ahs[j]), r(MUhs[j]), r(RShs[j]), 3)  # through LN(W_hh h)
                 r(DAs[j]).copy_(dgh)
             torch.addmm(dhz, dgh, W_hh, out=r(dh_c))  # dh_{t-1} = dh z + d(W_hh h) W_hh
-        dXp[..., :2 * H] = dGH[..., :2 * H]  # r and z see x and h through the same sum
-        add_recurrent_grad(grads[1], DA if self.ln else dGH, start[0], Y)  # dW_hh
-        dGH = dGH.view(k * B, 3 * H)
-        if b_hh is not None:
-            grads[3] += dGH.sum(0)  # db_hh
-        dX2 = dXp.view(k * B, 3 * H)
-        if b_ih is not None:
-            grads[2] += dX2.sum(0)  # db_ih
-        if self.ln:
-            grads[5] += (dGH * ln_normalised(Ah, MUh, RSh, 3).view(k * B, 3 * H)).sum(0)  # d g_hh
-            grads[4] += (dX2 * ln_normalised(Ai, MUi, RSi, 3)).sum(0)  # d g_ih
-            dX2 = ln_backward(dX2 * g_ih, Ai, MUi, RSi, 3)  # through LN(W_ih x)
-        grads[0].addmm_(dX2.t(), x.reshape(k * B, I))  # dW_ih
-        return torch.mm(dX2, W_ih).view(k, B, I) if need_dx else None  # dx = dXp W_ih

@@ -62,6 +62,18 @@ class LSTMRecurrence(Recurrence):
         # with layer norm: W_hh h before its norm with μ, 1/σ; μ, 1/σ of c (c itself is in C)
         Ah, MUh, RSh, MUc, RSc = (new(k, B, 4 * H), new(k, B, 4), new(k, B, 4), new(k, B, 1), new(k, B, 1)) \
             if self.ln else (None,) * 5
+        self.forward_loop(P, Xp, start, Y, (S, G, TC, C, M, Ah, MUh, RSh, MUc, RSc), sizes, ends, fin)
+        saved = (S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc)
+        return saved, (Y[k - 1], C[k])
+
+    def forward_loop(self, P, Xp, start, Y, bufs, sizes, ends, fin):
+        """The time loop: ``Xp`` (k, B, 4H) becomes the gate pre-activations, ``Y`` the outputs; ``bufs``
+        receive σ(i, f, o), tanh(g), tanh(c) (or of LN c), c (C[0] is set), m (with a projection), and with
+        layer norm W_hh h before its norm, its μ and 1/σ, and c's μ and 1/σ."""
+        W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
+        S, G, TC, C, M, Ah, MUh, RSh, MUc, RSc = bufs
+        k, B, _ = Xp.shape
+        H = self.H
         W_hhT, W_hrT = W_hh.t(), None if W_hr is None else W_hr.t()
         # per-step views, made once: the loop below only indexes lists
         Xs, X_sig, X_tan = Xp.unbind(0), Xp[..., :3 * H].unbind(0), Xp[..., 3 * H:].unbind(0)
@@ -95,8 +107,6 @@ class LSTMRecurrence(Recurrence):
                 h_new = torch.mul(r(So[j]), tc, out=r(Ys[j]))  # h = o tanh(c)
             record_final(fin, (h_new, c), ends[j], n)
             h = Ys[j]
-        saved = (S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc)
-        return saved, (Y[k - 1], C[k])
 
     def backward_segment(self, P, x, start, Y, saved, dY, carry, sizes, grads, need_dx, taps=None):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
@@ -104,11 +114,22 @@ class LSTMRecurrence(Recurrence):
         k, B, I = x.shape
         H, R = self.H, Y.shape[2]
         new = buffers(x, sizes)
-        one = x.new_ones(())
         dG = new(k, B, 4 * H)  # d gate pre-activations (i, f, o, g), zero where a sequence has ended
         DH = new(k, B, R) if self.proj else None  # dh, for dW_hr
         DA = new(k, B, 4 * H) if self.ln else None  # d(W_hh h) before its layer norm
         DP = new(k, B, H) if self.ln else None  # d(LN(c) g_c + b_c)
+        self.backward_loop(P, Y, saved, dY, carry, dG, DH, DA, DP, sizes, taps)
+        return self._segment_grads(P, x, start, Y, saved, dG, DH, DA, DP, grads, need_dx)
+
+    def backward_loop(self, P, Y, saved, dY, carry, dG, DH, DA, DP, sizes, taps):
+        """The reverse time loop: ``dG`` (k, B, 4H) receives the gate pre-activation gradients, ``DH`` dh
+        (projection), ``DA`` and ``DP`` (layer norm) d(W_hh h) before its norm and d(LN(c) g_c + b_c);
+        ``carry`` the state gradients walked back to the segment's start."""
+        W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
+        S, G, TC, C, M, Ai, MUi, RSi, Ah, MUh, RSh, MUc, RSc = saved
+        k, B, R = Y.shape
+        H = self.H
+        one = Y.new_ones(())
         dh_c, dc_c = carry
         dYs, dGs, dSig = dY.unbind(0), dG.unbind(0), dG[..., :3 * H].unbind(0)
         dI, dF, dO, dGg = gate_steps(dG, 4)
@@ -151,7 +172,6 @@ class LSTMRecurrence(Recurrence):
                 torch.mm(da, W_hh, out=r(dh_c))  # dh_{t-1} = da W_hh
             else:
                 torch.mm(r(dGs[j]), W_hh, out=r(dh_c))  # dh_{t-1} = dgates W_hh
-        return self._segment_grads(P, x, start, Y, saved, dG, DH, DA, DP, grads, need_dx)
 
     def _segment_grads(self, P, x, start, Y, saved, dG, DH, DA, DP, grads, need_dx):
         """Weight gradients of the whole segment, each one large product over (k*B) rows."""

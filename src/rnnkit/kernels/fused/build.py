@@ -1,7 +1,7 @@
 """Building and loading the C++ kernels of :mod:`rnnkit.kernels.fused`.
 
 Each source compiles into a module named after the source, the CPU capability it
-targets and a hash of its text, so an edited source or another machine kind never
+targets and a hash of its text and of the shared headers here, so an edited source or another machine kind never
 loads a stale build. ``-fopenmp`` makes ``at::parallel_for`` split work across torch's
 threads (without it the header compiles to a serial loop). Vectorised code (ATen's ``Vectorized``) is compiled for AVX2 where
 torch reports AVX2 or AVX-512, else for the generic capability.
@@ -31,7 +31,8 @@ def _capability() -> tuple[str, list[str]]:
 
 
 def _name(source: str) -> str:
-    digest = hashlib.sha256((HERE / f"{source}.cpp").read_bytes()).hexdigest()[:10]
+    text = (HERE / f"{source}.cpp").read_bytes() + b"".join(p.read_bytes() for p in sorted(HERE.glob("*.h")))
+    digest = hashlib.sha256(text).hexdigest()[:10]  # the source and the headers it may include
     capability, _ = _capability()
     return f"rnnkit_{source}_{capability}_{digest}"
 
