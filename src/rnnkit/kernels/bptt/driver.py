@@ -30,6 +30,7 @@ class Recurrence:
     """
 
     state_count = 1
+    engine = "bptt"  # the engine name in messages
 
     def new_states(self, saved, Y: torch.Tensor) -> tuple:
         """The states of a segment's steps: the outputs, for cells whose state is their output."""
@@ -148,7 +149,7 @@ class BPTTFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dY, *dfin):
         if torch.is_grad_enabled():  # backward(create_graph=True): its result would silently lack a graph
-            raise RuntimeError("engine 'bptt' has no double backward (create_graph=True); "
+            raise RuntimeError(f"engine {ctx.rec.engine!r} has no double backward (create_graph=True); "
                                "use engine='reference' or engine='native' for gradients of gradients")
         rec = ctx.rec
         S = rec.state_count

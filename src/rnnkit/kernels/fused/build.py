@@ -112,3 +112,23 @@ def missing(source: str) -> str | None:
     except RuntimeError as err:
         return str(err)
     return None
+
+
+def build_all(jobs: int | None = None) -> dict[str, str]:
+    """Build every source that has no cached build, ``jobs`` at a time (default: one per core), each in
+    its own process (one compiler each); returns {source: why it failed} for those that did not build."""
+    import subprocess
+    todo = [s for s in sources() if not built(s)]
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    failed, running = {}, []
+    while todo or running:
+        while todo and len(running) < jobs:
+            source = todo.pop(0)
+            code = f"from rnnkit.kernels.fused import load; load({source!r})"
+            running.append((source, subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)))
+        source, process = running.pop(0)
+        _, err = process.communicate()
+        sys.stderr.write(err)
+        if process.returncode != 0:
+            failed[source] = err.strip().splitlines()[-1] if err.strip() else f"exit status {process.returncode}"
+    return failed

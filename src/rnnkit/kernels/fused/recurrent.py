@@ -33,6 +33,8 @@ class _Transposes:
     """The forward loops multiply rows by W^T (K x M, contiguous): made once per call, not per segment
     (a recurrence object lives for one call)."""
 
+    engine = "fused"
+
     def _t(self, t: torch.Tensor | None) -> torch.Tensor | None:
         if t is None:
             return None
