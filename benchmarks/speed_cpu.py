@@ -3,8 +3,10 @@
 Prints, in one run, forward and forward+backward times (median of repeats, float32)
 and their ratios against torch.nn.LSTM/GRU/RNN and against a Python loop over
 torch.nn.LSTMCell with autograd, at (B, T, I, H) = (32, 100, 256, 256),
-(16, 200, 64, 128), (64, 50, 512, 512), (1, 1000, 64, 64); then the peak memory and
-time of plain bptt against checkpoint_every=k at B=16, T=10,000, H=256.
+(16, 200, 64, 128), (64, 50, 512, 512), (1, 1000, 64, 64); a streaming row (forward
+only, B=1, 1,000 calls of one step each carrying the state, as a live model runs);
+then the peak memory and time of plain bptt against checkpoint_every=k at B=16,
+T=10,000, H=256.
 
     python benchmarks/speed_cpu.py            # the whole table (~10 minutes on 2 cores)
     python benchmarks/speed_cpu.py --quick    # one size, fewer repeats
@@ -26,7 +28,7 @@ import torch
 import rnnkit
 
 SIZES = [(32, 100, 256, 256), (16, 200, 64, 128), (64, 50, 512, 512), (1, 1000, 64, 64)]
-ENGINES = ("native", "bptt", "reference", "auto")
+ENGINES = ("native", "fused", "bptt", "reference", "auto")
 TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 KIT = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU, "rnn": rnnkit.RNN}
 
@@ -94,6 +96,29 @@ def speed_rows(sizes, engines):
             row["auto picks"] = f"{inference}/{rnnkit.explain(auto, x).chosen}"
             rows.append(row)
             print(format_row(row), flush=True)
+    return rows
+
+
+def streaming_rows(steps: int = 1000, I: int = 64, H: int = 64):
+    """Forward only, B=1: ``steps`` calls of one step each, the state carried from call to call."""
+    rows = []
+    xs = torch.randn(steps, 1, 1, I)
+    for kind in ("lstm", "gru", "rnn"):
+        modules = {"torch.nn": TORCH[kind](I, H)}
+        modules.update({engine: KIT[kind](I, H, engine=engine) for engine in ("native", "fused", "bptt", "auto")})
+
+        def stream(module):
+            def run():
+                with torch.no_grad():
+                    state = None
+                    for x in xs:
+                        _, state = module(x, state)
+            return run
+        times = {name: timeit(stream(m), budget=3.0) for name, m in modules.items()}
+        ref = times["torch.nn"]
+        line = " | ".join(f"{name} {t * 1e3:.2f} ms (x{t / ref:.2f})" for name, t in times.items())
+        print(f"streaming B=1 {kind:>4}: {steps} calls of one step, forward: {line}", flush=True)
+        rows.append({"cell": kind, **times})
     return rows
 
 
@@ -175,6 +200,7 @@ def main() -> None:
             memory_rows(B, T, 64, H, k)
     print("times: forward / forward+backward, float32; (xA/xB) = ratio to torch.nn, lower is faster")
     speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES)
+    streaming_rows(100 if args.quick else 1000)
 
 
 if __name__ == "__main__":

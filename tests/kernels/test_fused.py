@@ -164,3 +164,21 @@ def test_layers_on_fused_equal_torch_nn():
     torch.testing.assert_close(lstm(x)[0], ref(x)[0], atol=1e-5, rtol=0)
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, [7, 4])
     torch.testing.assert_close(lstm(packed)[0].data, ref(packed)[0].data, atol=1e-5, rtol=0)
+
+
+def test_inference_reuses_reordered_weights_until_they_change():
+    """Without autograd the LSTM's reordered weights are kept between calls; every kind of change is seen."""
+    torch.manual_seed(0)
+    lstm, ref = rnnkit.LSTM(3, 5), torch.nn.LSTM(3, 5)
+    x = torch.randn(4, 2, 3)
+    with torch.no_grad():
+        for change in (lambda: lstm.weight_hh_l0.mul_(0.5),  # in place
+                       lambda: setattr(lstm.weight_ih_l0, "data", torch.randn(20, 3)),  # .data swapped
+                       lambda: lstm.load_state_dict({k: v + 0.1 for k, v in lstm.state_dict().items()})):
+            lstm(x)
+            change()
+            ref.load_state_dict(lstm.state_dict())
+            torch.testing.assert_close(lstm(x)[0], ref(x)[0], atol=1e-6, rtol=0)
+    lstm.weight_hh_l0 = torch.nn.Parameter(torch.randn(20, 5))  # replaced, and now with grad: not cached
+    ref.load_state_dict(lstm.state_dict())
+    torch.testing.assert_close(lstm(x)[0], ref(x)[0], atol=1e-6, rtol=0)
