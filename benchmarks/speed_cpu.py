@@ -1,6 +1,6 @@
 """CPU speed of rnnkit's engines against torch.nn, and memory of memory-efficient BPTT.
 
-Prints, in one run, forward and forward+backward times (median of repeats, float32)
+Prints, in one run, forward and forward+backward times (median of 9 calls of each\ncolumn taken in turn, float32)
 and their ratios against torch.nn.LSTM/GRU/RNN and against a Python loop over
 torch.nn.LSTMCell with autograd, at (B, T, I, H) = (32, 100, 256, 256),
 (16, 200, 64, 128), (64, 50, 512, 512), (1, 1000, 64, 64); a streaming row (forward
@@ -33,18 +33,6 @@ TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 KIT = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU, "rnn": rnnkit.RNN}
 
 
-def timeit(fn, budget: float = 1.5, max_repeats: int = 15) -> float:
-    """Median seconds of ``fn()`` after one warm-up, repeated within about ``budget`` seconds."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < max_repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def fwd_and_fwdbwd(module, x):
     def fwd():
         with torch.no_grad():
@@ -54,7 +42,21 @@ def fwd_and_fwdbwd(module, x):
         out = module(x)[0]
         out.sum().backward()
         module.zero_grad(set_to_none=True)
-    return timeit(fwd), timeit(fwdbwd)
+    return fwd, fwdbwd
+
+
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, called in turn ``repeats`` times after one warm-up each, so that
+    every column of a row sees the same moments of a shared, noisy machine."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class CellLoop(torch.nn.Module):
@@ -73,24 +75,24 @@ class CellLoop(torch.nn.Module):
         return torch.stack(outs), (h, c)
 
 
-def speed_rows(sizes, engines):
+def speed_rows(sizes, engines, repeats: int = 9):
     rows = []
     for B, T, I, H in sizes:
         x = torch.randn(T, B, I)
         for kind in ("lstm", "gru", "rnn", "lstm-ln"):
             base_kind = kind.split("-")[0]
-            ref = TORCH[base_kind](I, H)
-            t_ref = fwd_and_fwdbwd(ref, x)
-            row = {"size": (B, T, I, H), "cell": kind, "torch.nn": t_ref}
+            ln = kind == "lstm-ln"
+            modules = {"torch.nn": TORCH[base_kind](I, H)}
             if kind == "lstm":
-                row["LSTMCell loop"] = fwd_and_fwdbwd(CellLoop(I, H), x)
+                modules["LSTMCell loop"] = CellLoop(I, H)
             for engine in engines:
-                ln = kind == "lstm-ln"
-                if engine == "native" and ln:
-                    continue
-                layer = KIT[base_kind](I, H, engine=engine, layer_norm=ln)
-                row[engine] = fwd_and_fwdbwd(layer, x)
-            auto = KIT[base_kind](I, H, layer_norm=kind == "lstm-ln")
+                if not (engine == "native" and ln):
+                    modules[engine] = KIT[base_kind](I, H, engine=engine, layer_norm=ln)
+            pairs = {name: fwd_and_fwdbwd(m, x) for name, m in modules.items()}
+            fwd = interleaved({name: p[0] for name, p in pairs.items()}, repeats)
+            fwdbwd = interleaved({name: p[1] for name, p in pairs.items()}, repeats)
+            row = {"size": (B, T, I, H), "cell": kind, **{name: (fwd[name], fwdbwd[name]) for name in modules}}
+            auto = modules["auto"]
             with torch.no_grad():
                 inference = rnnkit.explain(auto, x).chosen
             row["auto picks"] = f"{inference}/{rnnkit.explain(auto, x).chosen}"
@@ -114,7 +116,7 @@ def streaming_rows(steps: int = 1000, I: int = 64, H: int = 64):
                     for x in xs:
                         _, state = module(x, state)
             return run
-        times = {name: timeit(stream(m), budget=3.0) for name, m in modules.items()}
+        times = interleaved({name: stream(m) for name, m in modules.items()}, repeats=5)
         ref = times["torch.nn"]
         line = " | ".join(f"{name} {t * 1e3:.2f} ms (x{t / ref:.2f})" for name, t in times.items())
         print(f"streaming B=1 {kind:>4}: {steps} calls of one step, forward: {line}", flush=True)
@@ -199,7 +201,7 @@ def main() -> None:
         if I != 64:
             memory_rows(B, T, 64, H, k)
     print("times: forward / forward+backward, float32; (xA/xB) = ratio to torch.nn, lower is faster")
-    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES)
+    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES, repeats=3 if args.quick else 9)
     streaming_rows(100 if args.quick else 1000)
 
 

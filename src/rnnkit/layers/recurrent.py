@@ -38,7 +38,7 @@ class Recurrent(nn.Module):
         engine: ``"auto"`` or an engine name from ``rnnkit.kernels.ENGINE_NAMES``
             (``rnnkit.explain(layer, x)`` says which runs and why).
         checkpoint_every: keep only every k-th state in forward and recompute the rest in
-            backward (memory ~ T/k + k instead of T; bptt engine).
+            backward (memory ~ T/k + k instead of T; bptt and fused engines).
         init: an initialisation name (see :mod:`rnnkit.init`) or a callable ``fn(cell)``.
         spectral_radius: scale each recurrent weight block to this spectral radius.
 
