@@ -75,11 +75,14 @@ class CellLoop(torch.nn.Module):
         return torch.stack(outs), (h, c)
 
 
-def speed_rows(sizes, engines, repeats: int = 9):
+KINDS = ("lstm", "gru", "rnn", "lstm-ln")
+
+
+def speed_rows(sizes, engines, repeats: int = 9, kinds=KINDS):
     rows = []
     for B, T, I, H in sizes:
         x = torch.randn(T, B, I)
-        for kind in ("lstm", "gru", "rnn", "lstm-ln"):
+        for kind in kinds:
             base_kind = kind.split("-")[0]
             ln = kind == "lstm-ln"
             modules = {"torch.nn": TORCH[base_kind](I, H)}
@@ -189,6 +192,8 @@ def main() -> None:
     parser.add_argument("--memory-probe", choices=["plain", "efficient"], help=argparse.SUPPRESS)
     parser.add_argument("--mem-shape", default="16,10000,256,256,100", help="B,T,I,H,k of the memory rows")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--cells", default=",".join(KINDS), help=f"comma-separated subset of {', '.join(KINDS)}")
+    parser.add_argument("--skip-streaming", action="store_true")
     args = parser.parse_args()
     B, T, I, H, k = map(int, args.mem_shape.split(","))
     if args.memory_probe:
@@ -201,8 +206,13 @@ def main() -> None:
         if I != 64:
             memory_rows(B, T, 64, H, k)
     print("times: forward / forward+backward, float32; (xA/xB) = ratio to torch.nn, lower is faster")
-    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES, repeats=3 if args.quick else 9)
-    streaming_rows(100 if args.quick else 1000)
+    kinds = tuple(k.strip() for k in args.cells.split(","))
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error(f"--cells: unknown {', '.join(unknown)}; expected a subset of {', '.join(KINDS)}")
+    speed_rows(SIZES[:1] if args.quick else SIZES, ENGINES, repeats=3 if args.quick else 9, kinds=kinds)
+    if not args.skip_streaming:
+        streaming_rows(100 if args.quick else 1000)
 
 
 if __name__ == "__main__":

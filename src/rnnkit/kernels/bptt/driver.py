@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
+
 
 class Recurrence:
     """One cell family's math. Subclasses define:
@@ -39,6 +41,21 @@ class Recurrence:
     def init_grads(self, P) -> list:
         """Zero accumulators for the gradients of ``P`` (None where a parameter is absent)."""
         return [None if p is None else torch.zeros_like(p) for p in P]
+
+    # Layer norm over whole segments (rows (..., G*H), per gate over H); the fused engine compiles these.
+    def norm_rows(self, A, gain, bias, gates: int, MU, RS) -> torch.Tensor:
+        """``LN(A) gain + bias``; MU and RS (N, G) receive μ and 1/σ."""
+        out = ln_forward(A, gates, MU, RS) * gain
+        return out if bias is None else out.add_(bias)
+
+    def gain_grad(self, grad, d, A, MU, RS, gates: int) -> None:
+        """``grad += Σ d ⊙ LN(A)`` over all rows: the gradient of a layer-norm gain."""
+        grad += (d.reshape(A.shape) * ln_normalised(A, MU, RS, gates)).reshape(-1, grad.shape[0]).sum(0)
+
+    def norm_rows_backward(self, d, A, MU, RS, gain, grad, gates: int) -> torch.Tensor:
+        """Through ``LN(A) gain``: adds the gain's gradient to ``grad``, returns the gradient of ``A``."""
+        self.gain_grad(grad, d, A, MU, RS, gates)
+        return ln_backward(d * gain, A, MU, RS, gates)
 
 
 def reordered_once(cell, make):

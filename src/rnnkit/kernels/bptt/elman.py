@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.kernels.bptt.driver import Recurrence, add_recurrent_grad, buffers, live, record_final, tanh_into
-from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
 class ElmanRecurrence(Recurrence):
@@ -32,8 +32,8 @@ class ElmanRecurrence(Recurrence):
         if self.ln:
             Ai, MUi, RSi = Xp, new(k * B, 1), new(k * B, 1)
             Ah, MUh, RSh = new(k, B, H), new(k, B, 1), new(k, B, 1)
-            Xp = ln_forward(Ai, 1, MUi, RSi) * g_ih
-        if b is not None:
+            Xp = self.norm_rows(Ai, g_ih, b, 1, MUi, RSi)  # LN(W_ih x) g_ih + b
+        elif b is not None:
             Xp += b
         Xp = Xp.view(k, B, H)
         self.forward_loop(P, Xp, start, Y, (Ah, MUh, RSh), sizes, ends, fin)
@@ -76,9 +76,8 @@ class ElmanRecurrence(Recurrence):
         if b is not None:
             grads[2] += dG2.sum(0)  # db
         if self.ln:
-            grads[4] += (dG * ln_normalised(Ah, MUh, RSh, 1)).sum((0, 1))  # d g_hh
-            grads[3] += (dG2 * ln_normalised(Ai, MUi, RSi, 1)).sum(0)  # d g_ih
-            dG2 = ln_backward(dG2 * g_ih, Ai, MUi, RSi, 1)  # through LN(W_ih x)
+            self.gain_grad(grads[4], dG, Ah, MUh, RSh, 1)  # d g_hh
+            dG2 = self.norm_rows_backward(dG2, Ai, MUi, RSi, g_ih, grads[3], 1)  # through LN(W_ih x); d g_ih
         grads[0].addmm_(dG2.t(), x.reshape(k * B, I))  # dW_ih
         return torch.mm(dG2, W_ih).view(k, B, I) if need_dx else None  # dx = dpre W_ih
 

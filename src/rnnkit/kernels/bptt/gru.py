@@ -14,7 +14,7 @@ import torch
 
 from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
                                         tanh_into)
-from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
 class GRURecurrence(Recurrence):
@@ -35,8 +35,8 @@ class GRURecurrence(Recurrence):
         if self.ln:
             Ai, MUi, RSi = Xp, new(k * B, 3), new(k * B, 3)
             Ah, MUh, RSh = new(k, B, 3 * H), new(k, B, 3), new(k, B, 3)
-            Xp = ln_forward(Ai, 3, MUi, RSi) * g_ih
-        if b_ih is not None:
+            Xp = self.norm_rows(Ai, g_ih, b_ih, 3, MUi, RSi)  # LN(W_ih x) g_ih + b_ih
+        elif b_ih is not None:
             Xp += b_ih
         Xp = Xp.view(k, B, 3 * H)
         RZ, N, GH = new(k, B, 2 * H), new(k, B, H), new(k, B, 3 * H)  # σ(r, z), n, gh = W_hh h + b_hh
@@ -96,9 +96,8 @@ class GRURecurrence(Recurrence):
         if b_ih is not None:
             grads[2] += dX2.sum(0)  # db_ih
         if self.ln:
-            grads[5] += (dGH * ln_normalised(Ah, MUh, RSh, 3).view(k * B, 3 * H)).sum(0)  # d g_hh
-            grads[4] += (dX2 * ln_normalised(Ai, MUi, RSi, 3)).sum(0)  # d g_ih
-            dX2 = ln_backward(dX2 * g_ih, Ai, MUi, RSi, 3)  # through LN(W_ih x)
+            self.gain_grad(grads[5], dGH, Ah, MUh, RSh, 3)  # d g_hh
+            dX2 = self.norm_rows_backward(dX2, Ai, MUi, RSi, g_ih, grads[4], 3)  # through LN(W_ih x); d g_ih
         grads[0].addmm_(dX2.t(), x.reshape(k * B, I))  # dW_ih
         return torch.mm(dX2, W_ih).view(k, B, I) if need_dx else None  # dx = dXp W_ih
 

@@ -16,7 +16,7 @@ import torch
 
 from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
                                         reordered_once, tanh_into)
-from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
+from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
 def _perm(H: int, device) -> torch.Tensor:
@@ -54,8 +54,8 @@ class LSTMRecurrence(Recurrence):
         Ai = MUi = RSi = None  # W_ih x before its layer norm, μ, 1/σ
         if self.ln:
             Ai, MUi, RSi = Xp, new(k * B, 4), new(k * B, 4)
-            Xp = ln_forward(Ai, 4, MUi, RSi) * g_ih
-        if b is not None:
+            Xp = self.norm_rows(Ai, g_ih, b, 4, MUi, RSi)  # LN(W_ih x) g_ih + b
+        elif b is not None:
             Xp += b
         Xp = Xp.view(k, B, 4 * H)
         S, G, TC = new(k, B, 3 * H), new(k, B, H), new(k, B, H)  # σ(i, f, o), tanh(g), tanh(c) or tanh(LN c)
@@ -189,12 +189,11 @@ class LSTMRecurrence(Recurrence):
         if self.proj:
             grads[3].addmm_(DH.view(k * B, R).t(), M.view(k * B, H))  # dW_hr
         if self.ln:
-            grads[5] += (dG * ln_normalised(Ah, MUh, RSh, 4)).sum((0, 1))  # d g_hh
-            grads[6] += (DP * ln_normalised(C[1:], MUc, RSc, 1)).sum((0, 1))  # d g_c
+            self.gain_grad(grads[5], dG, Ah, MUh, RSh, 4)  # d g_hh
+            self.gain_grad(grads[6], DP, C[1:], MUc, RSc, 1)  # d g_c
             if b_c is not None:
                 grads[7] += DP.sum((0, 1))  # d b_c
-            grads[4] += (dG2 * ln_normalised(Ai, MUi, RSi, 4)).sum(0)  # d g_ih
-            dXp = ln_backward(dG2 * g_ih, Ai, MUi, RSi, 4)  # through LN(W_ih x)
+            dXp = self.norm_rows_backward(dG2, Ai, MUi, RSi, g_ih, grads[4], 4)  # through LN(W_ih x); d g_ih
         else:
             dXp = dG2
         grads[0].addmm_(dXp.t(), x.reshape(k * B, I))  # dW_ih

@@ -1,7 +1,7 @@
 """Building and loading the C++ kernels of :mod:`rnnkit.kernels.fused`.
 
 Each source compiles into a module named after the source, the CPU capability it
-targets and a hash of its text and of the shared headers here, so an edited source or another machine kind never
+targets and a hash of its text and of the headers here that it includes, so an edited source or another machine kind never
 loads a stale build. ``-fopenmp`` makes ``at::parallel_for`` split work across torch's
 threads (without it the header compiles to a serial loop). Vectorised code (ATen's ``Vectorized``) is compiled for AVX2 where
 torch reports AVX2 or AVX-512, else for the generic capability.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import threading
@@ -31,8 +32,10 @@ def _capability() -> tuple[str, list[str]]:
 
 
 def _name(source: str) -> str:
-    text = (HERE / f"{source}.cpp").read_bytes() + b"".join(p.read_bytes() for p in sorted(HERE.glob("*.h")))
-    digest = hashlib.sha256(text).hexdigest()[:10]  # the source and the headers it may include
+    text = (HERE / f"{source}.cpp").read_bytes()
+    headers = sorted(set(re.findall(rb'#include "([\w.]+\.h)"', text)))  # the shared headers it includes
+    text += b"".join((HERE / h.decode()).read_bytes() for h in headers)
+    digest = hashlib.sha256(text).hexdigest()[:10]
     capability, _ = _capability()
     return f"rnnkit_{source}_{capability}_{digest}"
 

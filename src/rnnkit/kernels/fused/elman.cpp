@@ -138,6 +138,7 @@ void backward(Tensor W_hh, Opt g_hh, Tensor Y, Opt Ah, Opt MUh, Opt RSh, Tensor 
 }  // namespace rnnkit_fused
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  rnnkit_fused::def_norm(m);
   m.def("forward", &rnnkit_fused::forward, "Elman forward over one segment");
   m.def("backward", &rnnkit_fused::backward, "Elman backward over one segment");
 }

@@ -177,6 +177,7 @@ void backward(Tensor W_hh, Opt g_hh, Tensor RZ, Tensor N, Tensor GH, Tensor Y, T
 }  // namespace rnnkit_fused
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  rnnkit_fused::def_norm(m);
   m.def("forward", &rnnkit_fused::forward, "GRU forward over one segment");
   m.def("backward", &rnnkit_fused::backward, "GRU backward over one segment");
 }

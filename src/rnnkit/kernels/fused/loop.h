@@ -14,6 +14,7 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <mutex>
 #include <cmath>
 #include <optional>
 #include <type_traits>
@@ -266,6 +267,104 @@ inline T* ptr(const Opt& t) {
 
 inline bool has(const Opt& t) {
   return t.has_value() && t->defined();
+}
+
+// Gate-wise layer norm of whole segments (the input products W_ih x of all steps), one pass per row:
+// A (N, G*H) normalised per gate over H. The per-step norms inside the loops use the helpers above.
+template <typename T>
+void norm_rows_forward(const T* A, const T* gain, const T* bias, int64_t N, int64_t G, int64_t H, double eps, T* out,
+                       T* MU, T* RS) {
+  using V = Vectorized<T>;
+  over_rows(N, 3 * G * H, [&](int64_t r) {
+    for (int64_t q = 0; q < G; ++q) {
+      const T* a = A + r * G * H + q * H;
+      T* o = out + r * G * H + q * H;
+      T mean, rstd;
+      ln_stats(a, H, eps, mean, rstd);
+      MU[r * G + q] = mean;
+      RS[r * G + q] = rstd;
+      const V mu(mean), rs(rstd);
+      lanes<T>(H, [&](int64_t i, int64_t m) {
+        V v = (load(a + i, m) - mu) * rs * load(gain + q * H + i, m);
+        if (bias != nullptr) v = v + load(bias + q * H + i, m);
+        store(v, o + i, m);
+      });
+    }
+  });
+}
+
+// dgain += sum over rows of dOut * xhat; with dA: dA = LN'(dOut * gain) (the gradient of A). One pass per
+// row; each thread sums its rows' share of dgain on its own and adds it under a lock.
+template <typename T>
+void norm_rows_backward(const T* dOut, const T* A, const T* MU, const T* RS, const T* gain, int64_t N, int64_t G,
+                        int64_t H, T* dA, T* dgain) {
+  using V = Vectorized<T>;
+  std::mutex lock;
+  const int64_t GH = G * H;
+  const int64_t grain = std::max<int64_t>(1, PARALLEL_ELEMENTS / std::max<int64_t>(1, 3 * GH));
+  at::parallel_for(0, N, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<T> part(GH, T(0)), scaled(dA != nullptr ? H : 0);
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t q = 0; q < G; ++q) {
+        const int64_t at = r * GH + q * H;
+        const V mu(MU[r * G + q]), rs(RS[r * G + q]);
+        lanes<T>(H, [&](int64_t i, int64_t m) {
+          const V d = load(dOut + at + i, m);
+          store(load(part.data() + q * H + i, m) + d * (load(A + at + i, m) - mu) * rs, part.data() + q * H + i, m);
+          if (dA != nullptr) store(d * load(gain + q * H + i, m), scaled.data() + i, m);
+        });
+        if (dA != nullptr) ln_backward<T>(scaled.data(), A + at, MU[r * G + q], RS[r * G + q], H, dA + at);
+      }
+    }
+    const std::lock_guard<std::mutex> guard(lock);
+    for (int64_t i = 0; i < GH; ++i) dgain[i] += part[i];
+  });
+}
+
+inline void norm_forward(Tensor A, Tensor gain, Opt bias, int64_t gates, double eps, Tensor out, Tensor MU,
+                         Tensor RS) {
+  const auto dt = A.scalar_type();
+  const int64_t GH = A.size(-1), N = A.numel() / std::max<int64_t>(1, GH), H = GH / gates;
+  const char* k = "fused norm_forward";
+  want(A, dt, N * GH, k, "A contiguous (N, G*H)");
+  want(gain, dt, GH, k, "the gain (G*H,)");
+  want(out, dt, N * GH, k, "out contiguous (N, G*H)");
+  want(MU, dt, N * gates, k, "MU (N, G)");
+  want(RS, dt, N * gates, k, "RS (N, G)");
+  if (has(bias)) want(*bias, dt, GH, k, "the bias (G*H,)");
+  AT_DISPATCH_FLOATING_TYPES(dt, "fused_norm_forward", [&] {
+    using T = scalar_t;
+    norm_rows_forward<T>(ptr<T>(A), ptr<T>(gain), ptr<T>(bias), N, gates, H, eps, ptr<T>(out), ptr<T>(MU),
+                         ptr<T>(RS));
+  });
+}
+
+inline void norm_backward(Tensor dOut, Tensor A, Tensor MU, Tensor RS, Opt gain, int64_t gates, Opt dA,
+                          Tensor dgain) {
+  const auto dt = A.scalar_type();
+  const int64_t GH = A.size(-1), N = A.numel() / std::max<int64_t>(1, GH), H = GH / gates;
+  const char* k = "fused norm_backward";
+  want(dOut, dt, N * GH, k, "dOut contiguous, shaped as A");
+  want(A, dt, N * GH, k, "A contiguous (N, G*H)");
+  want(MU, dt, N * gates, k, "MU (N, G)");
+  want(RS, dt, N * gates, k, "RS (N, G)");
+  want(dgain, dt, GH, k, "dgain contiguous (G*H,)");
+  expect(has(dA) == has(gain), k, "dA and the gain together");
+  if (has(dA)) {
+    want(*dA, dt, N * GH, k, "dA contiguous, shaped as A");
+    want(*gain, dt, GH, k, "the gain (G*H,)");
+  }
+  AT_DISPATCH_FLOATING_TYPES(dt, "fused_norm_backward", [&] {
+    using T = scalar_t;
+    norm_rows_backward<T>(ptr<T>(dOut), ptr<T>(A), ptr<T>(MU), ptr<T>(RS), ptr<T>(gain), N, gates, H, ptr<T>(dA),
+                          ptr<T>(dgain));
+  });
+}
+
+// The whole-segment layer-norm functions every family's module exports.
+inline void def_norm(pybind11::module& m) {
+  m.def("norm_forward", &norm_forward, "gate-wise layer norm of rows, times the gain, plus the bias");
+  m.def("norm_backward", &norm_backward, "the gain's gradient, and (with dA) the rows' gradient");
 }
 
 }  // namespace rnnkit_fused

@@ -269,6 +269,7 @@ void backward(Tensor W_hh, Opt W_hr, Opt g_hh, Opt g_c, Tensor S, Tensor G, Tens
 }  // namespace rnnkit_fused
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  rnnkit_fused::def_norm(m);
   m.def("forward", &rnnkit_fused::forward, "LSTM forward over one segment");
   m.def("backward", &rnnkit_fused::backward, "LSTM backward over one segment");
 }

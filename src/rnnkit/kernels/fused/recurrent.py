@@ -35,6 +35,19 @@ class _Transposes:
 
     engine = "fused"
 
+    def norm_rows(self, A, gain, bias, gates, MU, RS):
+        out = torch.empty_like(A)
+        fused.load(self.source).norm_forward(A, _c(gain), _c(bias), gates, EPS, out, MU, RS)
+        return out
+
+    def gain_grad(self, grad, d, A, MU, RS, gates):
+        fused.load(self.source).norm_backward(d.contiguous(), A.contiguous(), MU, RS, None, gates, None, grad)
+
+    def norm_rows_backward(self, d, A, MU, RS, gain, grad, gates):
+        dA = torch.empty_like(A)
+        fused.load(self.source).norm_backward(d.contiguous(), A, MU, RS, _c(gain), gates, dA, grad)
+        return dA
+
     def _t(self, t: torch.Tensor | None) -> torch.Tensor | None:
         if t is None:
             return None
