@@ -14,6 +14,8 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <cmath>
 #include <optional>
@@ -57,6 +59,29 @@ inline void blas(char ta, char tb, int m, int n, int k, double alpha, const doub
                  int ldb, double beta, double* c, int ldc) {
   dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
 }
+
+// A scratch buffer aligned to 64 bytes, like torch's CPU allocator: MKL's rounding depends on the
+// alignment of its operands, so an unaligned buffer would make runs differ in the last bits.
+template <typename T>
+class Aligned {
+ public:
+  explicit Aligned(int64_t n = 0) { resize(n); }
+  void resize(int64_t n) {
+    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T) + 63) / 64 * 64;
+    data_.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
+    TORCH_CHECK(data_ != nullptr, "rnnkit fused: out of memory for a scratch buffer of ", bytes, " bytes");
+    size_ = n;
+  }
+  T* data() const { return data_.get(); }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> data_;
+  int64_t size_ = 0;
+};
 
 template <typename T>
 inline Vectorized<T> load(const T* p, int64_t m) {
@@ -122,7 +147,7 @@ class StepWeight {
         const char id = 'A', no = 'N';
         const int m = M, n = rows, k = K;
         const float one = 1;
-        packed_.resize(sgemm_pack_get_size(&id, &m, &n, &k) / sizeof(float) + 1);
+        packed_.resize(static_cast<int64_t>(sgemm_pack_get_size(&id, &m, &n, &k) / sizeof(float) + 1));
         sgemm_pack(&id, &no, &m, &n, &k, &one, Bm, &m, packed_.data());
       }
     }
@@ -145,7 +170,7 @@ class StepWeight {
  private:
   const T* Bm_;
   int64_t K_, M_;
-  std::vector<T> packed_;
+  Aligned<T> packed_;
 };
 
 // MKL's thread count for one kernel call's products (set from its largest step): one thread where a

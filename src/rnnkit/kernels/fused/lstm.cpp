@@ -122,7 +122,7 @@ void backward_kernel(const Backward<T>& g, const std::vector<int64_t>& sizes, co
   const int64_t rows = k > 0 ? sizes[0] : 0;
   const StepWeight<T> w(g.W_hh, H4, R, rows);
   const StepWeight<T> w_r(g.W_hr, R, H, proj ? rows : 0);
-  std::vector<T> dm_buf(proj ? B * H : 0);  // dh W_hr with a projection
+  Aligned<T> dm_buf(proj ? B * H : 0);  // dh W_hr with a projection (a product's output: aligned)
   std::vector<T> scaled(ln ? B * H4 : 0);   // per row: dpre g_c, then dG g_hh (the gradients of the LN outputs)
   for (int64_t j = k - 1; j >= 0; --j) {
     const int64_t n = sizes[j];
