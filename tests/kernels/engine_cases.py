@@ -1,4 +1,7 @@
 """Shared cases for testing engines against the reference engine."""
+import itertools
+
+import pytest
 import torch
 
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
@@ -69,3 +72,13 @@ def inputs(cell, with_state, seed=3):
     state = cell.init_state(B, dtype=DT)
     state = tuple(torch.randn(s.shape, generator=gen, dtype=DT, requires_grad=True) for s in flat(state))
     return x, state if len(state) > 1 else state[0]
+
+
+def grid():
+    """Every cell (incl. no-bias) x plain/layer norm x lengths case x direction x initial state, as pytest params
+    (name, ln, length_case, reverse, with_state)."""
+    for name, ln, lengths, reverse, with_state in itertools.product(
+            CELLS, (False, True), LENGTH_CASES, (False, True), (False, True)):
+        tag = (f"{name}-{'ln' if ln else 'plain'}-{lengths}-"
+               f"{'reverse' if reverse else 'forward'}-{'h0' if with_state else 'zero-h0'}")
+        yield pytest.param(name, ln, lengths, reverse, with_state, id=tag)

@@ -1,5 +1,4 @@
 """The bptt engine against the reference engine, gradcheck, and the memory-efficient mode."""
-import itertools
 from functools import partial
 
 import pytest
@@ -8,19 +7,11 @@ import torch
 from rnnkit.kernels import bptt, reference
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from tests.gradcheck_utils import gradcheck_all
-from tests.kernels.engine_cases import (CELLS, DT, LENGTH_CASES, LENGTHS, assert_same, inputs, make_cell,
+from tests.kernels.engine_cases import (DT, LENGTH_CASES, LENGTHS, assert_same, grid, inputs, make_cell,
                                         run_with_grads)
 
 
-def _cases():
-    for name, ln, lengths, reverse, with_state in itertools.product(
-            CELLS, (False, True), LENGTH_CASES, (False, True), (False, True)):
-        tag = (f"{name}-{'ln' if ln else 'plain'}-{lengths}-"
-               f"{'reverse' if reverse else 'forward'}-{'h0' if with_state else 'zero-h0'}")
-        yield pytest.param(name, ln, lengths, reverse, with_state, id=tag)
-
-
-@pytest.mark.parametrize("name,ln,length_case,reverse,with_state", list(_cases()))
+@pytest.mark.parametrize("name,ln,length_case,reverse,with_state", list(grid()))
 def test_bptt_equals_reference(name, ln, length_case, reverse, with_state):
     cell = make_cell(name, ln)
     x, state = inputs(cell, with_state)

@@ -4,7 +4,6 @@ The grid is bptt's (tests/kernels/test_bptt.py): every cell incl. no-bias and la
 x reverse x initial state x checkpoint_every, float64 to 1e-10. B=4 there runs the in-register
 product; the wide cases (B=9) run MKL's GEMM (packed in float32).
 """
-import itertools
 from functools import partial
 
 import pytest
@@ -15,19 +14,11 @@ from rnnkit.kernels import bptt, reference
 from rnnkit.kernels.bptt import driver
 from rnnkit.kernels.fused import recurrent
 from tests.gradcheck_utils import gradcheck_all
-from tests.kernels.engine_cases import (CELLS, DT, I, LENGTH_CASES, LENGTHS, T, assert_same, inputs, make_cell,
+from tests.kernels.engine_cases import (DT, I, LENGTH_CASES, LENGTHS, T, assert_same, grid, inputs, make_cell,
                                         run_with_grads)
 
 
-def _cases():
-    for name, ln, lengths, reverse, with_state in itertools.product(
-            CELLS, (False, True), LENGTH_CASES, (False, True), (False, True)):
-        tag = (f"{name}-{'ln' if ln else 'plain'}-{lengths}-"
-               f"{'reverse' if reverse else 'forward'}-{'h0' if with_state else 'zero-h0'}")
-        yield pytest.param(name, ln, lengths, reverse, with_state, id=tag)
-
-
-@pytest.mark.parametrize("name,ln,length_case,reverse,with_state", list(_cases()))
+@pytest.mark.parametrize("name,ln,length_case,reverse,with_state", list(grid()))
 def test_fused_equals_reference(name, ln, length_case, reverse, with_state):
     cell = make_cell(name, ln)
     x, state = inputs(cell, with_state)
