@@ -186,3 +186,30 @@ def test_repeated_calls_are_bitwise_equal():
         again = run_with_grads(recurrent.run, cell, x, None, WIDE_LENGTHS, False)
         assert torch.equal(first[0], again[0])
         assert all(torch.equal(first[2][k], again[2][k]) for k in first[2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_lstm_forward_split_across_threads_equals_reference(dtype):
+    """Wide enough steps (B x 4H x H >= 2^18 multiply-adds) split the LSTM forward by hidden units across
+    threads; H = 68 leaves the second thread a partial vector."""
+    torch.manual_seed(4)
+    B, H = 17, 68
+    cell = rnnkit.LSTMCell(I, H, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(T, B, I, generator=gen, dtype=torch.float64, requires_grad=True)
+    lengths = torch.randint(1, T + 1, (B,), generator=gen)
+    lengths[3] = T
+    want = run_with_grads(reference.run, cell, x, None, lengths, False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        if dtype == torch.float64:
+            got = run_with_grads(recurrent.run, cell, x, None, lengths, False)
+            assert_same(got, want, atol=1e-10)
+        else:
+            cell32, x32 = cell.float(), x.detach().float().requires_grad_()
+            fused_error = _largest_error(run_with_grads(recurrent.run, cell32, x32, None, lengths, False), want)
+            bptt_error = _largest_error(run_with_grads(bptt.run, cell32, x32, None, lengths, False), want)
+            assert fused_error <= 4 * bptt_error + 1e-6, (fused_error, bptt_error)
+    finally:
+        torch.set_num_threads(threads)

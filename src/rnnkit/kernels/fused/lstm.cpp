@@ -12,10 +12,18 @@
 //             carry_h = dG_j W_hh  (with layer norm DA_j = LN'(dG_j g_hh) per gate, carry_h = DA_j W_hh)
 #include "loop.h"
 
+#include <omp.h>
+
 namespace rnnkit_fused {
 namespace {
 
 const char* const KERNEL = "fused lstm";
+
+// RNNKIT_FUSED_SPLIT=0 turns the split forward off (for measuring it against the plain loop).
+bool split_enabled() {
+  const char* flag = std::getenv("RNNKIT_FUSED_SPLIT");
+  return flag == nullptr || std::string(flag) != "0";
+}
 
 struct Dims {
   int64_t B, H, R;  // batch, hidden, state (R = H, or the projection size)
@@ -28,6 +36,74 @@ struct Forward {
   T *S, *G, *TC, *C, *M, *Y, *Ah, *MUh, *RSh, *MUc, *RSc, *fin_h, *fin_c;
 };
 
+// The forward loop split by hidden units across threads (plain LSTM, no layer norm or projection, steps
+// big enough): thread t owns units [j0, j1) of all four gates, holds their columns of W_hh^T (R x 4 h_t,
+// packed once) and, per step, multiplies h_{j-1} by them on one MKL thread and runs the pointwise
+// pass for its units; one barrier per step. Each thread's share of W_hh stays in its core's cache, and a
+// step is one parallel region instead of two (MKL's, then the pointwise pass's).
+template <typename T>
+void split_forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes, const std::vector<int64_t>& ends,
+                          const Dims d, int parts) {
+  using V = Vectorized<T>;
+  const int64_t k = static_cast<int64_t>(sizes.size());
+  const int64_t B = d.B, H = d.H, R = d.R, H4 = 4 * H, W = V::size();
+  std::vector<int64_t> bounds(parts + 1);
+  for (int t = 0; t <= parts; ++t) bounds[t] = t == parts ? H : (H / W) * t / parts * W;
+  std::vector<Aligned<T>> columns(parts), scratch(parts);
+  std::vector<std::unique_ptr<StepWeight<T>>> weights(parts);
+  for (int t = 0; t < parts; ++t) {
+    const int64_t j0 = bounds[t], h = bounds[t + 1] - j0;
+    columns[t].resize(R * 4 * h);
+    T* c = columns[t].data();
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t q = 0; q < 4; ++q) std::copy_n(f.W_hhT + r * H4 + q * H + j0, h, c + r * 4 * h + q * h);
+    weights[t] = std::make_unique<StepWeight<T>>(c, R, 4 * h, sizes[0]);
+    scratch[t].resize(B * 4 * h);
+  }
+#pragma omp parallel num_threads(parts)
+  {
+    const int t = omp_get_thread_num();
+    const int previous = MKL_Set_Num_Threads_Local(1);
+    const int64_t j0 = bounds[t], j1 = bounds[t + 1], h = j1 - j0;
+    T* g4 = scratch[t].data();
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t n = sizes[j];
+      const T* hp = j == 0 ? f.h0 : f.Y + (j - 1) * B * R;
+      weights[t]->mm(n, hp, R, T(0), g4, 4 * h);
+      for (int64_t b = 0; b < n; ++b) {
+        const int64_t row = j * B + b;
+        const T* x = f.Xp + row * H4;
+        const T* a = g4 + b * 4 * h;  // a[q * h + u - j0] is unit u's recurrent part of gate q
+        T* s = f.S + row * 3 * H;
+        const T* cp = f.C + row * H;
+        T* c = f.C + (row + B) * H;
+        for (int64_t u = j0; u < j1; u += W) {
+          const int64_t m = std::min(W, j1 - u);
+          const V si = sigmoid(load(x + u, m) + load(a + u - j0, m));
+          const V sf = sigmoid(load(x + H + u, m) + load(a + h + u - j0, m));
+          const V so = sigmoid(load(x + 2 * H + u, m) + load(a + 2 * h + u - j0, m));
+          const V gg = tanh(load(x + 3 * H + u, m) + load(a + 3 * h + u - j0, m));
+          const V cv = sf * load(cp + u, m) + si * gg;
+          const V tcv = tanh(cv);
+          store(si, s + u, m);
+          store(sf, s + H + u, m);
+          store(so, s + 2 * H + u, m);
+          store(gg, f.G + row * H + u, m);
+          store(cv, c + u, m);
+          store(tcv, f.TC + row * H + u, m);
+          store(so * tcv, f.Y + row * R + u, m);
+        }
+      }
+      for (int64_t r = ends[j]; r < n; ++r) {  // rows ending here: this thread's units of their final state
+        std::copy(f.Y + (j * B + r) * R + j0, f.Y + (j * B + r) * R + j1, f.fin_h + r * R + j0);
+        std::copy(f.C + ((j + 1) * B + r) * H + j0, f.C + ((j + 1) * B + r) * H + j1, f.fin_c + r * H + j0);
+      }
+#pragma omp barrier
+    }
+    MKL_Set_Num_Threads_Local(previous);
+  }
+}
+
 template <typename T>
 void forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes, const std::vector<int64_t>& ends,
                     const Dims d, double eps) {
@@ -35,6 +111,11 @@ void forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes, cons
   const int64_t k = static_cast<int64_t>(sizes.size());
   const int64_t B = d.B, H = d.H, R = d.R, H4 = 4 * H;
   const bool ln = f.Ah != nullptr, proj = f.W_hrT != nullptr;
+  const int parts = static_cast<int>(std::min<int64_t>(at::get_num_threads(), H / V::size()));
+  if (!ln && !proj && parts > 1 && k > 0 && sizes[0] > SMALL_ROWS && sizes[0] * H4 * R >= PARALLEL_MACS &&
+      split_enabled()) {
+    return split_forward_kernel(f, sizes, ends, d, parts);
+  }
   const BlasThreads threads(k > 0 ? sizes[0] * H4 * R : 0);
   const int64_t rows = k > 0 ? sizes[0] : 0;
   const StepWeight<T> w(f.W_hhT, R, H4, rows);
