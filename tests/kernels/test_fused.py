@@ -157,24 +157,6 @@ def test_layers_on_fused_equal_torch_nn():
     torch.testing.assert_close(lstm(packed)[0].data, ref(packed)[0].data, atol=1e-5, rtol=0)
 
 
-def test_inference_reuses_reordered_weights_until_they_change():
-    """Without autograd the LSTM's reordered weights are kept between calls; every kind of change is seen."""
-    torch.manual_seed(0)
-    lstm, ref = rnnkit.LSTM(3, 5), torch.nn.LSTM(3, 5)
-    x = torch.randn(4, 2, 3)
-    with torch.no_grad():
-        for change in (lambda: lstm.weight_hh_l0.mul_(0.5),  # in place
-                       lambda: setattr(lstm.weight_ih_l0, "data", torch.randn(20, 3)),  # .data swapped
-                       lambda: lstm.load_state_dict({k: v + 0.1 for k, v in lstm.state_dict().items()})):
-            lstm(x)
-            change()
-            ref.load_state_dict(lstm.state_dict())
-            torch.testing.assert_close(lstm(x)[0], ref(x)[0], atol=1e-6, rtol=0)
-    lstm.weight_hh_l0 = torch.nn.Parameter(torch.randn(20, 5))  # replaced, and now with grad: not cached
-    ref.load_state_dict(lstm.state_dict())
-    torch.testing.assert_close(lstm(x)[0], ref(x)[0], atol=1e-6, rtol=0)
-
-
 def test_repeated_calls_are_bitwise_equal():
     """The packed weights and scratch buffers are 64-byte aligned, so MKL rounds the same way every call."""
     cell = make_cell("lstm-proj", False).float()
@@ -213,3 +195,31 @@ def test_lstm_forward_split_across_threads_equals_reference(dtype):
             assert fused_error <= 4 * bptt_error + 1e-6, (fused_error, bptt_error)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_transposed_weights_follow_every_change():
+    """The forward loops' transposed W_hh is kept on the cell between calls; a change of the weight is seen."""
+    torch.manual_seed(1)
+    gru, ref = rnnkit.GRU(3, 6, engine="fused"), torch.nn.GRU(3, 6)
+    x = torch.randn(5, 2, 3)
+    optimizer = torch.optim.SGD(gru.parameters(), lr=0.5)
+    for _ in range(3):  # training steps change W_hh in place between calls
+        gru(x)[0].pow(2).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        ref.load_state_dict(gru.state_dict())
+        with torch.no_grad():
+            torch.testing.assert_close(gru(x)[0], ref(x)[0], atol=1e-6, rtol=0)
+
+
+def test_weights_edited_through_data_are_seen_at_the_next_call():
+    """Nothing derived from the weights outlives a call: `.data` edits bump no version, so a cache would go stale."""
+    torch.manual_seed(1)
+    for kind, ref_kind in ((rnnkit.GRU, torch.nn.GRU), (rnnkit.LSTM, torch.nn.LSTM)):
+        layer, ref = kind(3, 6, engine="fused"), ref_kind(3, 6)
+        x = torch.randn(5, 2, 3)
+        with torch.no_grad():
+            layer(x)
+            layer.weight_hh_l0.data.mul_(0.5)
+            ref.load_state_dict(layer.state_dict())
+            torch.testing.assert_close(layer(x)[0], ref(x)[0], atol=1e-6, rtol=0)

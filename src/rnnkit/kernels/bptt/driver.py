@@ -58,25 +58,6 @@ class Recurrence:
         return ln_backward(d * gain, A, MU, RS, gates)
 
 
-def reordered_once(cell, make):
-    """``make(cell)``, the engine's form of the cell's parameters; without autograd (grad mode off, or no
-    parameter requiring a gradient) cached on the cell until a parameter changes (in place or replaced),
-    so a model stepping one call at a time does not reorder its weights at every call."""
-    leaves = tuple(cell.parameters())
-    if torch.is_grad_enabled() and any(p.requires_grad for p in leaves):
-        return make(cell)
-    # the cache holds the parameters themselves, so none can be freed and another take its place;
-    # the data pointer catches `p.data = ...`, which leaves the version counter as it was
-    key = tuple((p.data_ptr(), p._version) for p in leaves)
-    cached = cell.__dict__.get("_engine_params")
-    if cached is not None and cached[1] == key and cached[2] is make.__func__ \
-            and len(cached[0]) == len(leaves) and all(a is b for a, b in zip(cached[0], leaves)):
-        return cached[3]
-    P = make(cell)
-    cell.__dict__["_engine_params"] = (leaves, key, make.__func__, P)
-    return P
-
-
 FAST_TANH_MIN = 4096  # elements; below this torch.tanh is the faster of the two (measured on the CPU)
 
 

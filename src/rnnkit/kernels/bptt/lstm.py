@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.kernels.bptt.driver import (Recurrence, add_recurrent_grad, buffers, gate_steps, live, record_final,
-                                        reordered_once, tanh_into)
+                                        tanh_into)
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward
 
 
@@ -32,9 +32,6 @@ class LSTMRecurrence(Recurrence):
         self.H, self.proj, self.ln = cell.hidden_size, bool(cell.proj_size), cell.layer_norm
 
     def params(self, cell):
-        return reordered_once(cell, self._params)
-
-    def _params(self, cell):
         p = _perm(self.H, cell.weight_ih.device)
         b = cell.bias_ih + cell.bias_hh if cell.bias else None
         ln = (cell.ln_weight_ih[p], cell.ln_weight_hh[p], cell.ln_weight_c, cell.ln_bias_c) if self.ln \

@@ -49,6 +49,8 @@ class _Transposes:
         return dA
 
     def _t(self, t: torch.Tensor | None) -> torch.Tensor | None:
+        """``t.t().contiguous()``, made once per call (a recurrence object lives for one call). Not kept
+        between calls: an edit through ``p.data`` changes neither the version nor the data pointer."""
         if t is None:
             return None
         cache = self.__dict__.setdefault("_transposed", [])
