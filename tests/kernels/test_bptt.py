@@ -1,10 +1,11 @@
-"""The bptt engine against the reference engine, gradcheck, and the memory-efficient mode."""
+"""The bptt engine against the reference engine, gradcheck (bptt and fused), and the memory-efficient mode."""
 from functools import partial
 
 import pytest
 import torch
 
 from rnnkit.kernels import bptt, reference
+from rnnkit.kernels.fused import recurrent as fused_loops
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from tests.gradcheck_utils import gradcheck_all
 from tests.kernels.engine_cases import (DT, LENGTH_CASES, LENGTHS, assert_same, grid, inputs, make_cell,
@@ -24,13 +25,14 @@ def test_bptt_equals_reference(name, ln, length_case, reverse, with_state):
                     want, atol=1e-10)
 
 
+@pytest.mark.parametrize("engine", [bptt.run, fused_loops.run], ids=["bptt", "fused"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 @pytest.mark.parametrize("ln", [False, True], ids=["plain", "ln"])
 @pytest.mark.parametrize("name", ["elman-tanh", "elman-relu", "lstm", "lstm-proj", "gru"])
-def test_gradcheck_bptt(name, ln, reverse):
+def test_gradcheck(name, ln, reverse, engine):
     cell = make_cell(name, ln, seed=1)
     x, state = inputs(cell, True, seed=2)
-    assert gradcheck_all(cell, lambda c, x, s: bptt.run(c, x, s, LENGTHS, reverse, checkpoint_every=4), x, state)
+    assert gradcheck_all(cell, lambda c, x, s: engine(c, x, s, LENGTHS, reverse, checkpoint_every=4), x, state)
 
 
 def test_memory_efficient_mode_equals_plain_mode_bitwise_in_forward():

@@ -1,8 +1,9 @@
 """The fused engine (compiled time loops) against the reference engine, gradcheck, and its edges.
 
 The grid is bptt's (tests/kernels/test_bptt.py): every cell incl. no-bias and layer norm x lengths
-x reverse x initial state x checkpoint_every, float64 to 1e-10. B=4 there runs the in-register
-product; the wide cases (B=9) run MKL's GEMM (packed in float32).
+x reverse x initial state x checkpoint_every, float64 to 1e-10 (gradcheck: tests/kernels/test_bptt.py runs
+it for both engines). B=4 there runs the in-register product; the wide cases (B=9) run MKL's GEMM
+(packed in float32).
 """
 from functools import partial
 
@@ -13,7 +14,6 @@ import rnnkit
 from rnnkit.kernels import bptt, reference
 from rnnkit.kernels.bptt import driver
 from rnnkit.kernels.fused import recurrent
-from tests.gradcheck_utils import gradcheck_all
 from tests.kernels.engine_cases import (DT, I, LENGTH_CASES, LENGTHS, T, assert_same, grid, inputs, make_cell,
                                         run_with_grads)
 
@@ -70,15 +70,6 @@ def test_float32_as_accurate_as_bptt(name, batch):
     fused_error = _largest_error(run_with_grads(recurrent.run, cell32, x32, None, lengths, True), want)
     bptt_error = _largest_error(run_with_grads(bptt.run, cell32, x32, None, lengths, True), want)
     assert fused_error <= 4 * bptt_error + 1e-6, (fused_error, bptt_error)
-
-
-@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
-@pytest.mark.parametrize("ln", [False, True], ids=["plain", "ln"])
-@pytest.mark.parametrize("name", ["elman-tanh", "elman-relu", "lstm", "lstm-proj", "gru"])
-def test_gradcheck_fused(name, ln, reverse):
-    cell = make_cell(name, ln, seed=1)
-    x, state = inputs(cell, True, seed=2)
-    assert gradcheck_all(cell, lambda c, x, s: recurrent.run(c, x, s, LENGTHS, reverse, checkpoint_every=4), x, state)
 
 
 def test_inference_runs_in_stretches_with_the_same_numbers():
