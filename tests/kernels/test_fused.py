@@ -132,7 +132,8 @@ def test_fused_rejects_other_cells_devices_and_dtypes():
     cell = rnnkit.MinGRUCell(3, 4)
     assert "fused has compiled loops for ElmanCell, LSTMCell and GRUCell only, not MinGRUCell" \
         in recurrent.unsupported(cell, torch.float32)
-    assert recurrent.unsupported(rnnkit.GRUCell(3, 4), torch.float16) == "fused runs float32 and float64, not torch.float16"
+    assert recurrent.unsupported(rnnkit.GRUCell(3, 4), torch.float16) == \
+        "fused runs float32 and float64, not torch.float16"
     with pytest.raises(ValueError, match="engine 'fused' cannot run this request: fused runs float32"):
         recurrent.run(rnnkit.GRUCell(3, 4).half(), torch.randn(2, 1, 3).half(), torch.zeros(1, 4).half())
 

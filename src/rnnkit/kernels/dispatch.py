@@ -63,7 +63,6 @@ AUTO_ORDER = ("native", "bptt", "reference")  # on GPUs (cuDNN)
 FUSED_FIRST = ("fused", "bptt", "native", "reference")
 NATIVE_FIRST = ("native", "fused", "bptt", "reference")
 SCAN_FIRST = ("scan", "reference")  # cells linear in h: no other engine serves them
-SMALL_BATCH = 4  # rows per step up to which the fused loops multiply in registers instead of calling BLAS
 ENGINE_NAMES = ("auto", *ENGINES)
 
 
@@ -72,17 +71,19 @@ def auto_order(cell, training: bool, batch: int = 1) -> tuple[str, ...]:
     (figures in benchmarks/RESULTS.md, issue 11).
 
     Elman and GRU cells: the compiled loops (fused) at every measured size, forward and
-    backward; then bptt, where the kernels cannot be built. LSTM cells: fused up to SMALL_BATCH
-    sequences and whenever torch has no kernel for the cell (layer norm); oneDNN (native) above,
-    where its per-step products beat MKL's. Cells linear in h (minGRU, minLSTM): the scan, on
-    every device. On GPUs: cuDNN first.
+    backward; then bptt, where the kernels cannot be built. LSTM cells: fused up to
+    ``SMALL_ROWS`` sequences (its in-register product) and whenever torch has no kernel for
+    the cell (layer norm); oneDNN (native) above, where its per-step products beat MKL's.
+    The order is the same for training and inference (``training`` is kept for callers).
+    Cells linear in h (minGRU, minLSTM): the scan, on every device. On GPUs: cuDNN first.
     """
     if scan.serves(cell):
         return SCAN_FIRST
     on_gpu = getattr(cell, "weight_hh", None) is not None and cell.weight_hh.device.type != "cpu"
     if on_gpu:
         return AUTO_ORDER
-    if isinstance(cell, LSTMCell) and batch > SMALL_BATCH and native.unsupported(cell, cell.weight_hh.dtype) is None:
+    wide = batch > fused_loops.SMALL_ROWS
+    if isinstance(cell, LSTMCell) and wide and native.unsupported(cell, cell.weight_hh.dtype) is None:
         return NATIVE_FIRST
     return FUSED_FIRST
 

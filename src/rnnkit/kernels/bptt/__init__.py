@@ -25,7 +25,8 @@ FAMILIES = ((LSTMCell, LSTMRecurrence), (GRUCell, GRURecurrence), (ElmanCell, El
 DTYPES = (torch.float32, torch.float64)
 
 
-def _family(cell, families=FAMILIES):
+def family_of(cell, families=FAMILIES):
+    """The recurrence class of ``families`` ((cell class, recurrence) pairs) whose cell ``cell`` runs as, or None."""
     for base, family in families:
         if runs_as(cell, base):
             return family
@@ -34,7 +35,7 @@ def _family(cell, families=FAMILIES):
 
 def unsupported(cell, dtype: torch.dtype) -> str | None:
     """Why this engine cannot run ``cell`` on ``dtype``, or None if it can."""
-    if _family(cell) is None:
+    if family_of(cell) is None:
         return (f"bptt has hand-written gradients for ElmanCell, LSTMCell and GRUCell only, "
                 f"not {type(cell).__name__}")
     if dtype not in DTYPES:
@@ -48,13 +49,13 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     reason = unsupported(cell, x.dtype)
     if reason is not None:
         raise ValueError(f"engine 'bptt' cannot run this request: {reason}")
-    return run_family(_family(cell)(cell), "bptt", cell, x, state, lengths, reverse, checkpoint_every, record)
+    return run_family(family_of(cell)(cell), cell, x, state, lengths, reverse, checkpoint_every, record)
 
 
-def run_family(rec, engine: str, cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None,
-               reverse: bool, checkpoint_every: int | None, record: Recorder | None) -> tuple[torch.Tensor, State]:
+def run_family(rec, cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None, reverse: bool,
+               checkpoint_every: int | None, record: Recorder | None) -> tuple[torch.Tensor, State]:
     """Run the recurrence ``rec`` of ``cell`` (a :class:`Recurrence`) through the shared driver: batch order
-    by length, reverse, segments; ``engine`` names the engine in recordings."""
+    by length, reverse, segments; recordings name ``rec.engine``."""
     T, B = x.shape[0], x.shape[1]
     states = tuple(s.contiguous() for s in (state if isinstance(state, tuple) else (state,)))
     if lengths is not None and bool((lengths == T).all()):
@@ -66,7 +67,7 @@ def run_family(rec, engine: str, cell, x: torch.Tensor, state: State, lengths: t
     if reverse:
         x = reverse_time(x, lengths)
     tap = None if record is None else _Tap(record, Recording(cell, x, lengths, reverse, (), isinstance(state, tuple),
-                                                             engine))
+                                                             rec.engine))
     order = inverse = None
     if lengths is None:
         sizes = [B] * T

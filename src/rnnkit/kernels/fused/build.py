@@ -1,10 +1,11 @@
 """Building and loading the C++ kernels of :mod:`rnnkit.kernels.fused`.
 
 Each source compiles into a module named after the source, the CPU capability it
-targets and a hash of its text and of the headers here that it includes, so an edited source or another machine kind never
-loads a stale build. ``-fopenmp`` makes ``at::parallel_for`` split work across torch's
-threads (without it the header compiles to a serial loop). Vectorised code (ATen's ``Vectorized``) is compiled for AVX2 where
-torch reports AVX2 or AVX-512, else for the generic capability.
+targets and a hash of its text and of the headers here that it includes, so an edited
+source or another machine kind never loads a stale build. ``-fopenmp`` makes
+``at::parallel_for`` split work across torch's threads (without it the header compiles to
+a serial loop). Vectorised code (ATen's ``Vectorized``) is compiled for AVX2 where torch
+reports AVX2 or AVX-512, else for the generic capability.
 """
 from __future__ import annotations
 

@@ -32,21 +32,10 @@ void forward_kernel(T* Xp, const T* W_hhT, const T* g_hh, const T* h0, T* Y, T* 
     over_rows(n, H, [&](int64_t b) {
       T* p = pre + b * H;
       T* y = out + b * H;
-      V mu(0), rs(0);
-      if (ln) {
-        T mean, rstd;
-        ln_stats(a + b * H, H, eps, mean, rstd);
-        MUh[j * B + b] = mean;
-        RSh[j * B + b] = rstd;
-        mu = V(mean);
-        rs = V(rstd);
-      }
+      if (ln) norm_row(a + b * H, g_hh, static_cast<const T*>(nullptr), 1, H, eps, MUh + j * B + b, RSh + j * B + b,
+                       p, true);
       lanes<T>(H, [&](int64_t i, int64_t m) {
-        V v = load(p + i, m);
-        if (ln) {
-          v = v + (load(a + b * H + i, m) - mu) * rs * load(g_hh + i, m);
-          store(v, p + i, m);
-        }
+        const V v = load(p + i, m);
         store(use_tanh ? tanh(v) : at::vec::maximum(v, V(0)), y + i, m);
       });
     });
@@ -74,9 +63,9 @@ void backward_kernel(const T* W_hh, const T* g_hh, const T* Y, const T* Ah, cons
         const V h = load(Y + r + i, m);
         const V dpre = use_tanh ? dh * (V(1) - h * h) : V::blendv(V(0), dh, h > V(0));
         store(dpre, dG + r + i, m);
-        if (ln) store(dpre * load(g_hh + i, m), scaled.data() + b * H + i, m);
       });
-      if (ln) ln_backward(scaled.data() + b * H, Ah + r, MUh[j * B + b], RSh[j * B + b], H, DA + r);
+      if (ln) norm_row_backward(dG + r, Ah + r, MUh + j * B + b, RSh + j * B + b, g_hh, 1, H, scaled.data() + b * H,
+                                DA + r);
     });
     w.mm(n, (ln ? DA : dG) + at, H, T(0), carry, H);
   }

@@ -29,32 +29,26 @@ void forward_kernel(const T* Xp, const T* W_hhT, const T* b_hh, const T* g_hh, c
     over_rows(n, 4 * H, [&](int64_t b) {
       const int64_t row = j * B + b;
       T* gh = GH + row * H3;
-      if (ln) {
-        const T* a = Ah + row * H3;
-        for (int64_t q = 0; q < 3; ++q) {
-          T mean, rstd;
-          ln_stats(a + q * H, H, eps, mean, rstd);
-          MUh[row * 3 + q] = mean;
-          RSh[row * 3 + q] = rstd;
-          const V mu(mean), rs(rstd);
-          lanes<T>(H, [&](int64_t i, int64_t m) {
-            V v = (load(a + q * H + i, m) - mu) * rs * load(g_hh + q * H + i, m);
-            if (b_hh != nullptr) v = v + load(b_hh + q * H + i, m);
-            store(v, gh + q * H + i, m);
-          });
-        }
-      } else if (b_hh != nullptr) {
-        lanes<T>(H3, [&](int64_t i, int64_t m) { store(load(gh + i, m) + load(b_hh + i, m), gh + i, m); });
-      }
+      if (ln) norm_row(Ah + row * H3, g_hh, b_hh, 3, H, eps, MUh + row * 3, RSh + row * 3, gh, false);
+      const bool add_bias = !ln && b_hh != nullptr;  // with layer norm the bias came in with the norm
       const T* x = Xp + row * H3;
       const T* h_prev = hp + b * H;
       T* rz = RZ + row * 2 * H;
       T* nn = N + row * H;
       T* y = Y + row * H;
       lanes<T>(H, [&](int64_t i, int64_t m) {
-        const V r = sigmoid(load(x + i, m) + load(gh + i, m));
-        const V z = sigmoid(load(x + H + i, m) + load(gh + H + i, m));
-        const V nv = tanh(load(x + 2 * H + i, m) + r * load(gh + 2 * H + i, m));
+        V gr = load(gh + i, m), gz = load(gh + H + i, m), gn = load(gh + 2 * H + i, m);
+        if (add_bias) {  // gh = W_hh h + b_hh, kept for backward
+          gr = gr + load(b_hh + i, m);
+          gz = gz + load(b_hh + H + i, m);
+          gn = gn + load(b_hh + 2 * H + i, m);
+          store(gr, gh + i, m);
+          store(gz, gh + H + i, m);
+          store(gn, gh + 2 * H + i, m);
+        }
+        const V r = sigmoid(load(x + i, m) + gr);
+        const V z = sigmoid(load(x + H + i, m) + gz);
+        const V nv = tanh(load(x + 2 * H + i, m) + r * gn);
         store(r, rz + i, m);
         store(z, rz + H + i, m);
         store(nv, nn + i, m);
@@ -98,13 +92,8 @@ void backward_kernel(const T* W_hh, const T* g_hh, const T* RZ, const T* N, cons
         store(dnp * r, dgh + 2 * H + i, m);
         store(dhz, c + i, m);  // the direct path h_j = ... + z h_{j-1}; the product below adds the rest
       });
-      if (ln) {
-        T* sc = scaled.data() + b * H3;
-        lanes<T>(H3, [&](int64_t i, int64_t m) { store(load(dgh + i, m) * load(g_hh + i, m), sc + i, m); });
-        for (int64_t q = 0; q < 3; ++q)
-          ln_backward<T>(sc + q * H, Ah + row * H3 + q * H, MUh[row * 3 + q], RSh[row * 3 + q], H,
-                         DA + row * H3 + q * H);
-      }
+      if (ln) norm_row_backward(dgh, Ah + row * H3, MUh + row * 3, RSh + row * 3, g_hh, 3, H, scaled.data() + b * H3,
+                                DA + row * H3);
     });
     w.mm(n, (ln ? DA : dGH) + j * B * H3, H3, T(1), carry, H);
   }

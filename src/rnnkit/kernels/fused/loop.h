@@ -3,9 +3,9 @@
 // Each family's loop runs the per-step part of the bptt engine's forward and backward
 // (src/rnnkit/kernels/bptt/) over one segment of steps, on buffers the Python side has
 // allocated exactly as bptt does (so the whole-segment products and weight gradients
-// stay in Python, one large product each). Per step: one matrix product through MKL's
-// BLAS (exported by libtorch_cpu) straight into a buffer, then one vectorised pointwise
-// pass over the live rows. Rows are sorted by length: at step j the first sizes[j] rows
+// stay in Python, one large product each). Per step: one matrix product straight into a
+// buffer (in registers for few rows, else MKL's BLAS, exported by libtorch_cpu), then one
+// vectorised pointwise pass over the live rows. Rows are sorted by length: at step j the first sizes[j] rows
 // live, and rows past them are never touched.
 #pragma once
 
@@ -29,13 +29,13 @@ void sgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha,
             const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
             const int* ldc);
-int MKL_Set_Num_Threads_Local(int threads);
+int MKL_Set_Num_Threads_Local(int threads);  // the C entry (the lowercase symbol is the Fortran one)
 // MKL's packed GEMM: one matrix packed once, reused by every step's product (float only)
 size_t sgemm_pack_get_size(const char* identifier, const int* m, const int* n, const int* k);
 void sgemm_pack(const char* identifier, const char* trans, const int* m, const int* n, const int* k, const float* alpha,
                 const float* src, const int* ld, float* dest);
 void sgemm_compute(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* a,
-                   const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);  // the C entry (the lowercase symbol is the Fortran one)
+                   const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
 }
 
 namespace rnnkit_fused {
@@ -265,6 +265,34 @@ inline void ln_backward(const T* dxhat, const T* a, T mean, T rstd, int64_t H, T
   });
 }
 
+// One row's gate-wise layer norm: for each of its G gates of H values, out = (a - mean) rstd gain (+ bias),
+// added to what out holds when `accumulate`; MU[q] and RS[q] receive gate q's mean and 1 / sigma.
+template <typename T>
+inline void norm_row(const T* a, const T* gain, const T* bias, int64_t G, int64_t H, double eps, T* MU, T* RS, T* out,
+                     bool accumulate) {
+  using V = Vectorized<T>;
+  for (int64_t q = 0; q < G; ++q) {
+    const T* aq = a + q * H;
+    T* oq = out + q * H;
+    ln_stats(aq, H, eps, MU[q], RS[q]);
+    const V mu(MU[q]), rs(RS[q]);
+    lanes<T>(H, [&](int64_t i, int64_t m) {
+      V v = (load(aq + i, m) - mu) * rs * load(gain + q * H + i, m);
+      if (bias != nullptr) v = v + load(bias + q * H + i, m);
+      if (accumulate) v = v + load(oq + i, m);
+      store(v, oq + i, m);
+    });
+  }
+}
+
+// One row back through LN(a) gain, gate by gate: dA = LN'(d gain); `scaled` is scratch for G * H values.
+template <typename T>
+inline void norm_row_backward(const T* d, const T* a, const T* MU, const T* RS, const T* gain, int64_t G, int64_t H,
+                              T* scaled, T* dA) {
+  lanes<T>(G * H, [&](int64_t i, int64_t m) { store(load(d + i, m) * load(gain + i, m), scaled + i, m); });
+  for (int64_t q = 0; q < G; ++q) ln_backward<T>(scaled + q * H, a + q * H, MU[q], RS[q], H, dA + q * H);
+}
+
 // Rows ends[j] .. n - 1 ended at step j: copy their state row into the final state.
 template <typename T>
 inline void keep_finals(const T* state, T* fin, int64_t from, int64_t to, int64_t width) {
@@ -299,22 +327,8 @@ inline bool has(const Opt& t) {
 template <typename T>
 void norm_rows_forward(const T* A, const T* gain, const T* bias, int64_t N, int64_t G, int64_t H, double eps, T* out,
                        T* MU, T* RS) {
-  using V = Vectorized<T>;
   over_rows(N, 3 * G * H, [&](int64_t r) {
-    for (int64_t q = 0; q < G; ++q) {
-      const T* a = A + r * G * H + q * H;
-      T* o = out + r * G * H + q * H;
-      T mean, rstd;
-      ln_stats(a, H, eps, mean, rstd);
-      MU[r * G + q] = mean;
-      RS[r * G + q] = rstd;
-      const V mu(mean), rs(rstd);
-      lanes<T>(H, [&](int64_t i, int64_t m) {
-        V v = (load(a + i, m) - mu) * rs * load(gain + q * H + i, m);
-        if (bias != nullptr) v = v + load(bias + q * H + i, m);
-        store(v, o + i, m);
-      });
-    }
+    norm_row(A + r * G * H, gain, bias, G, H, eps, MU + r * G, RS + r * G, out + r * G * H, false);
   });
 }
 
@@ -328,18 +342,18 @@ void norm_rows_backward(const T* dOut, const T* A, const T* MU, const T* RS, con
   const int64_t GH = G * H;
   const int64_t grain = std::max<int64_t>(1, PARALLEL_ELEMENTS / std::max<int64_t>(1, 3 * GH));
   at::parallel_for(0, N, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<T> part(GH, T(0)), scaled(dA != nullptr ? H : 0);
+    std::vector<T> part(GH, T(0)), scaled(dA != nullptr ? GH : 0);
     for (int64_t r = r0; r < r1; ++r) {
       for (int64_t q = 0; q < G; ++q) {
         const int64_t at = r * GH + q * H;
         const V mu(MU[r * G + q]), rs(RS[r * G + q]);
         lanes<T>(H, [&](int64_t i, int64_t m) {
-          const V d = load(dOut + at + i, m);
-          store(load(part.data() + q * H + i, m) + d * (load(A + at + i, m) - mu) * rs, part.data() + q * H + i, m);
-          if (dA != nullptr) store(d * load(gain + q * H + i, m), scaled.data() + i, m);
+          const V xhat = (load(A + at + i, m) - mu) * rs;
+          store(load(part.data() + q * H + i, m) + load(dOut + at + i, m) * xhat, part.data() + q * H + i, m);
         });
-        if (dA != nullptr) ln_backward<T>(scaled.data(), A + at, MU[r * G + q], RS[r * G + q], H, dA + at);
       }
+      if (dA != nullptr) norm_row_backward<T>(dOut + r * GH, A + r * GH, MU + r * G, RS + r * G, gain, G, H,
+                                              scaled.data(), dA + r * GH);
     }
     const std::lock_guard<std::mutex> guard(lock);
     for (int64_t i = 0; i < GH; ++i) dgain[i] += part[i];

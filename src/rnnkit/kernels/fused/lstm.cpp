@@ -19,15 +19,31 @@ namespace {
 
 const char* const KERNEL = "fused lstm";
 
-// RNNKIT_FUSED_SPLIT=0 turns the split forward off (for measuring it against the plain loop).
-bool split_enabled() {
-  const char* flag = std::getenv("RNNKIT_FUSED_SPLIT");
-  return flag == nullptr || std::string(flag) != "0";
-}
-
 struct Dims {
   int64_t B, H, R;  // batch, hidden, state (R = H, or the projection size)
 };
+
+// One piece [i, i + m) of a row from its gate pre-activations (pointers already at i): sigma(i, f, o) into s
+// (gates H apart), tanh(g) into g, c = f c_prev + i g into c; without layer norm on c also u = tanh(c) into tc
+// and h = o u into out (with it, u and h follow once c's mean and 1/sigma are known).
+template <typename T>
+inline void lstm_lanes(const Vectorized<T>& pi, const Vectorized<T>& pf, const Vectorized<T>& po,
+                       const Vectorized<T>& pg, const T* cp, T* s, T* g, T* c, T* tc, T* out, int64_t H, int64_t m,
+                       bool ln) {
+  using V = Vectorized<T>;
+  const V si = sigmoid(pi), sf = sigmoid(pf), so = sigmoid(po), gg = tanh(pg);
+  const V cv = sf * load(cp, m) + si * gg;
+  store(si, s, m);
+  store(sf, s + H, m);
+  store(so, s + 2 * H, m);
+  store(gg, g, m);
+  store(cv, c, m);
+  if (!ln) {
+    const V u = tanh(cv);
+    store(u, tc, m);
+    store(so * u, out, m);
+  }
+}
 
 template <typename T>
 struct Forward {
@@ -74,24 +90,13 @@ void split_forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes
         const int64_t row = j * B + b;
         const T* x = f.Xp + row * H4;
         const T* a = g4 + b * 4 * h;  // a[q * h + u - j0] is unit u's recurrent part of gate q
-        T* s = f.S + row * 3 * H;
-        const T* cp = f.C + row * H;
-        T* c = f.C + (row + B) * H;
         for (int64_t u = j0; u < j1; u += W) {
           const int64_t m = std::min(W, j1 - u);
-          const V si = sigmoid(load(x + u, m) + load(a + u - j0, m));
-          const V sf = sigmoid(load(x + H + u, m) + load(a + h + u - j0, m));
-          const V so = sigmoid(load(x + 2 * H + u, m) + load(a + 2 * h + u - j0, m));
-          const V gg = tanh(load(x + 3 * H + u, m) + load(a + 3 * h + u - j0, m));
-          const V cv = sf * load(cp + u, m) + si * gg;
-          const V tcv = tanh(cv);
-          store(si, s + u, m);
-          store(sf, s + H + u, m);
-          store(so, s + 2 * H + u, m);
-          store(gg, f.G + row * H + u, m);
-          store(cv, c + u, m);
-          store(tcv, f.TC + row * H + u, m);
-          store(so * tcv, f.Y + row * R + u, m);
+          lstm_lanes<T>(load(x + u, m) + load(a + u - j0, m), load(x + H + u, m) + load(a + h + u - j0, m),
+                        load(x + 2 * H + u, m) + load(a + 2 * h + u - j0, m),
+                        load(x + 3 * H + u, m) + load(a + 3 * h + u - j0, m), f.C + row * H + u,
+                        f.S + row * 3 * H + u, f.G + row * H + u, f.C + (row + B) * H + u, f.TC + row * H + u,
+                        f.Y + row * R + u, H, m, false);
         }
       }
       for (int64_t r = ends[j]; r < n; ++r) {  // rows ending here: this thread's units of their final state
@@ -112,8 +117,7 @@ void forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes, cons
   const int64_t B = d.B, H = d.H, R = d.R, H4 = 4 * H;
   const bool ln = f.Ah != nullptr, proj = f.W_hrT != nullptr;
   const int parts = static_cast<int>(std::min<int64_t>(at::get_num_threads(), H / V::size()));
-  if (!ln && !proj && parts > 1 && k > 0 && sizes[0] > SMALL_ROWS && sizes[0] * H4 * R >= PARALLEL_MACS &&
-      split_enabled()) {
+  if (!ln && !proj && parts > 1 && k > 0 && sizes[0] > SMALL_ROWS && sizes[0] * H4 * R >= PARALLEL_MACS) {
     return split_forward_kernel(f, sizes, ends, d, parts);
   }
   const BlasThreads threads(k > 0 ? sizes[0] * H4 * R : 0);
@@ -130,19 +134,8 @@ void forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes, cons
     over_rows(n, 5 * H, [&](int64_t b) {
       const int64_t row = j * B + b;
       T* x = xs + b * H4;
-      if (ln) {
-        for (int64_t q = 0; q < 4; ++q) {
-          const T* aq = a + b * H4 + q * H;
-          T mean, rstd;
-          ln_stats(aq, H, eps, mean, rstd);
-          f.MUh[row * 4 + q] = mean;
-          f.RSh[row * 4 + q] = rstd;
-          const V mu(mean), rs(rstd);
-          lanes<T>(H, [&](int64_t i, int64_t m) {
-            store(load(x + q * H + i, m) + (load(aq + i, m) - mu) * rs * load(f.g_hh + q * H + i, m), x + q * H + i, m);
-          });
-        }
-      }
+      if (ln) norm_row(a + b * H4, f.g_hh, static_cast<const T*>(nullptr), 4, H, eps, f.MUh + row * 4,
+                       f.RSh + row * 4, x, true);
       T* s = f.S + row * 3 * H;
       T* g = f.G + row * H;
       T* tc = f.TC + row * H;
@@ -150,19 +143,8 @@ void forward_kernel(const Forward<T>& f, const std::vector<int64_t>& sizes, cons
       T* c = f.C + (row + B) * H;
       T* out = proj ? f.M + row * H : f.Y + row * R;
       lanes<T>(H, [&](int64_t i, int64_t m) {
-        const V si = sigmoid(load(x + i, m)), sf = sigmoid(load(x + H + i, m)), so = sigmoid(load(x + 2 * H + i, m));
-        const V gg = tanh(load(x + 3 * H + i, m));
-        const V cv = sf * load(cp + i, m) + si * gg;
-        store(si, s + i, m);
-        store(sf, s + H + i, m);
-        store(so, s + 2 * H + i, m);
-        store(gg, g + i, m);
-        store(cv, c + i, m);
-        if (!ln) {
-          const V u = tanh(cv);
-          store(u, tc + i, m);
-          store(so * u, out + i, m);
-        }
+        lstm_lanes<T>(load(x + i, m), load(x + H + i, m), load(x + 2 * H + i, m), load(x + 3 * H + i, m), cp + i,
+                      s + i, g + i, c + i, tc + i, out + i, H, m, ln);
       });
       if (ln) {
         T mean, rstd;
@@ -233,11 +215,9 @@ void backward_kernel(const Backward<T>& g, const std::vector<int64_t>& sizes, co
         store(dm * u, dG + 2 * H + i, m);
         store(dm * load(s + 2 * H + i, m) * (V(1) - u * u), dpre + i, m);
       });
-      if (ln) {  // dc's share through u = tanh(LN(c) g_c + b_c): LN'(dpre g_c), into dG's g slot
-        T* sc = scaled.data() + b * H4;
-        lanes<T>(H, [&](int64_t i, int64_t m) { store(load(dpre + i, m) * load(g.g_c + i, m), sc + i, m); });
-        ln_backward<T>(sc, g.C + (row + B) * H, g.MUc[row], g.RSc[row], H, dG + 3 * H);
-      }
+      if (ln)  // dc's share through u = tanh(LN(c) g_c + b_c): LN'(dpre g_c), into dG's g slot
+        norm_row_backward(dpre, g.C + (row + B) * H, g.MUc + row, g.RSc + row, g.g_c, 1, H, scaled.data() + b * H4,
+                          dG + 3 * H);
       lanes<T>(H, [&](int64_t i, int64_t m) {
         const V dc = load(dcc + i, m) + load(dG + 3 * H + i, m);
         const V si = load(s + i, m), sf = load(s + H + i, m), so = load(s + 2 * H + i, m);
@@ -248,13 +228,9 @@ void backward_kernel(const Backward<T>& g, const std::vector<int64_t>& sizes, co
         store(dc * si * (V(1) - gv * gv), dG + 3 * H + i, m);
         store(dc * sf, dcc + i, m);
       });
-      if (ln) {
-        T* sc = scaled.data() + b * H4;
-        lanes<T>(H4, [&](int64_t i, int64_t m) { store(load(dG + i, m) * load(g.g_hh + i, m), sc + i, m); });
-        for (int64_t q = 0; q < 4; ++q)
-          ln_backward<T>(sc + q * H, g.Ah + row * H4 + q * H, g.MUh[row * 4 + q], g.RSh[row * 4 + q], H,
-                         g.DA + row * H4 + q * H);
-      }
+      if (ln)
+        norm_row_backward(dG, g.Ah + row * H4, g.MUh + row * 4, g.RSh + row * 4, g.g_hh, 4, H, scaled.data() + b * H4,
+                          g.DA + row * H4);
     });
     w.mm(n, (ln ? g.DA : g.dG) + j * B * H4, H4, T(0), g.carry_h, R);
   }

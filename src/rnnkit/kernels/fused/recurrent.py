@@ -17,9 +17,8 @@ import torch
 from rnnkit._state import State
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit.cells._norm import EPS
-from rnnkit.cells.base import runs_as
 from rnnkit.kernels import fused
-from rnnkit.kernels.bptt import DTYPES, run_family
+from rnnkit.kernels.bptt import DTYPES, family_of, run_family
 from rnnkit.kernels.bptt.elman import ElmanRecurrence
 from rnnkit.kernels.bptt.gru import GRURecurrence
 from rnnkit.kernels.bptt.lstm import LSTMRecurrence
@@ -29,9 +28,9 @@ def _c(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.contiguous()
 
 
-class _Transposes:
-    """The forward loops multiply rows by W^T (K x M, contiguous): made once per call, not per segment
-    (a recurrence object lives for one call)."""
+class _Compiled:
+    """What the three compiled families share: the engine's name, the whole-segment layer norms through the
+    compiled kernel, and the transposed weights the forward loops multiply by."""
 
     engine = "fused"
 
@@ -61,7 +60,7 @@ class _Transposes:
         return cache[-1][1]
 
 
-class FusedElman(_Transposes, ElmanRecurrence):
+class FusedElman(_Compiled, ElmanRecurrence):
     source = "elman"
 
     def forward_loop(self, P, Xp, start, Y, norm, sizes, ends, fin):
@@ -76,14 +75,15 @@ class FusedElman(_Transposes, ElmanRecurrence):
                                          sizes, self.tanh)
 
 
-class FusedLSTM(_Transposes, LSTMRecurrence):
+class FusedLSTM(_Compiled, LSTMRecurrence):
     source = "lstm"
 
     def forward_loop(self, P, Xp, start, Y, bufs, sizes, ends, fin):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
         S, G, TC, C, M, Ah, MUh, RSh, MUc, RSc = bufs
-        fused.load(self.source).forward(Xp, self._t(W_hh), self._t(W_hr), _c(g_hh), _c(g_c), _c(b_c), start[0].contiguous(),
-                                        S, G, TC, C, M, Y, Ah, MUh, RSh, MUc, RSc, sizes, ends, *fin, EPS)
+        fused.load(self.source).forward(Xp, self._t(W_hh), self._t(W_hr), _c(g_hh), _c(g_c), _c(b_c),
+                                        start[0].contiguous(), S, G, TC, C, M, Y, Ah, MUh, RSh, MUc, RSc, sizes, ends,
+                                        *fin, EPS)
 
     def backward_loop(self, P, Y, saved, dY, carry, dG, DH, DA, DP, sizes, taps):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
@@ -92,7 +92,7 @@ class FusedLSTM(_Transposes, LSTMRecurrence):
                                          RSc, dY.contiguous(), *carry, dG, DH, DA, DP, sizes)
 
 
-class FusedGRU(_Transposes, GRURecurrence):
+class FusedGRU(_Compiled, GRURecurrence):
     source = "gru"
 
     def forward_loop(self, P, Xp, start, Y, bufs, sizes, ends, fin):
@@ -111,16 +111,9 @@ class FusedGRU(_Transposes, GRURecurrence):
 FAMILIES = ((LSTMCell, FusedLSTM), (GRUCell, FusedGRU), (ElmanCell, FusedElman))
 
 
-def _family(cell):
-    for base, family in FAMILIES:
-        if runs_as(cell, base):
-            return family
-    return None
-
-
 def unsupported(cell, dtype: torch.dtype) -> str | None:
     """Why this engine cannot run ``cell`` on ``dtype`` (building its kernel if needed), or None if it can."""
-    family = _family(cell)
+    family = family_of(cell, FAMILIES)
     if family is None:
         return (f"fused has compiled loops for ElmanCell, LSTMCell and GRUCell only, "
                 f"not {type(cell).__name__}")
@@ -138,7 +131,7 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
     reason = unsupported(cell, x.dtype)
     if reason is not None:
         raise ValueError(f"engine 'fused' cannot run this request: {reason}")
-    return run_family(_family(cell)(cell), "fused", cell, x, state, lengths, reverse, checkpoint_every, None)
+    return run_family(family_of(cell, FAMILIES)(cell), cell, x, state, lengths, reverse, checkpoint_every, None)
 
 
 SMALL_ROWS = 4  # loop.h's SMALL_ROWS: rows per step multiplied in registers rather than through BLAS
@@ -147,14 +140,14 @@ PARALLEL_MACS = 1 << 18  # loop.h's PARALLEL_MACS: multiply-adds per step from w
 
 def describe(cell, steps: int, batch: int, device, options: dict) -> str:
     """How the fused engine runs a call: which compiled loop, and how each step multiplies."""
-    family = _family(cell)
+    family = family_of(cell, FAMILIES)
     if family is None:
         return "fused cannot run this cell"
     if batch <= SMALL_ROWS:
         product = f"{batch} row(s) per step multiplied in registers (no BLAS call)"
     else:
-        rows = cell.weight_hh.shape[0] * cell.weight_hh.shape[1] * batch
-        threads = torch.get_num_threads() if rows >= PARALLEL_MACS else 1
+        macs = cell.weight_hh.shape[0] * cell.weight_hh.shape[1] * batch
+        threads = torch.get_num_threads() if macs >= PARALLEL_MACS else 1
         packed = "packed " if cell.weight_hh.dtype == torch.float32 else ""
         product = f"{batch} rows per step through MKL's {packed}GEMM on {threads} thread(s)"
     k = options.get("checkpoint_every")
