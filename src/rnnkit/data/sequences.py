@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from rnnkit._checks import check_choice, check_size
 from rnnkit.data.batching import SPLITS, Batch, batch_generator
 from rnnkit.data.files import decode_utf8, read_bytes
+from rnnkit.data.series import LARGEST
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,10 +79,14 @@ def read_sequences(path) -> Sequences:
         values = []
         for j, cell in enumerate(cells[1:], start=2):
             try:
-                values.append(float(cell))
+                value = float(cell)
             except ValueError:
                 raise ValueError(f"sequence file {name!r} row {n} column {j}: expected a number, "
                                  f"got {cell!r}") from None
+            if not abs(value) <= LARGEST:  # NaN, Inf, or beyond float32
+                raise ValueError(f"sequence file {name!r} row {n} column {j}: expected a finite number within "
+                                 f"+-{LARGEST:.3g} (float32), got {cell!r}") from None
+            values.append(value)
         if not values:
             raise ValueError(f"sequence file {name!r} row {n}: expected a label then at least one value")
         labels.append(cells[0])
@@ -105,12 +110,20 @@ def _read_npz(name: str, raw: bytes) -> Sequences:
     if x.ndim != 3 or y.shape != (x.shape[0],):
         raise ValueError(f"sequence file {name!r}: expected x (N, T) or (N, T, F) and y (N,), "
                          f"got x {tuple(arrays['x'].shape)} and y {tuple(y.shape)}")
+    if min(x.shape) == 0:
+        raise ValueError(f"sequence file {name!r}: x has shape {tuple(x.shape)}, expected no empty axis")
     lengths = arrays.get("lengths", np.full(x.shape[0], x.shape[1]))
-    if lengths.shape != (x.shape[0],) or lengths.min() < 1 or lengths.max() > x.shape[1]:
-        raise ValueError(f"sequence file {name!r}: expected lengths (N,) = ({x.shape[0]},) in 1..{x.shape[1]}, "
-                         f"got shape {tuple(lengths.shape)} with range {lengths.min()}..{lengths.max()}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"sequence file {name!r}: x holds NaN or Inf values")
+    if (lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer)
+            or lengths.min() < 1 or lengths.max() > x.shape[1]):
+        raise ValueError(f"sequence file {name!r}: expected integer lengths (N,) = ({x.shape[0]},) in "
+                         f"1..{x.shape[1]}, got {lengths.dtype} of shape {tuple(lengths.shape)}")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ValueError(f"sequence file {name!r}: x is of dtype {x.dtype}, expected integers or floats")
+    bad = ~(np.abs(x) <= LARGEST)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"sequence file {name!r}: x{list(where)} is {x[where].item()!r}, expected finite numbers "
+                         f"within +-{LARGEST:.3g} (float32)")
     return _labelled(name, [x[i, :int(n)] for i, n in enumerate(lengths)], [str(v) for v in y.tolist()])
 
 

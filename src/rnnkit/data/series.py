@@ -33,6 +33,7 @@ from rnnkit.data.files import read_utf8
 
 MISSING = ("", "na", "nan", "null", "none", "?")
 MISSING_POLICIES = ("reject", "fill")
+LARGEST = float(np.finfo(np.float32).max)  # a value beyond it is inf in float32, and its square overflows float64
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,15 +74,18 @@ def read_series(path, column: str = "", date_column: str = "", missing: str = "r
         if len(row) != width:
             raise ValueError(f"CSV file {name!r} row {n} has {len(row)} columns, expected {width}")
         cell = row[index].strip()
-        if cell.lower() in MISSING:
+        value = None if cell.lower() in MISSING else _number(cell)
+        if cell.lower() in MISSING or (value is not None and math.isnan(value)):  # "-nan" and "+NaN" too
             if missing == "reject":
                 raise ValueError(f"CSV file {name!r} row {n} column {label!r}: the value is missing; "
                                  f"use --missing fill to interpolate it")
             values.append(math.nan)
         else:
-            value = _number(cell)
-            if value is None or math.isinf(value):
+            if value is None:
                 raise ValueError(f"CSV file {name!r} row {n} column {label!r}: expected a number, got {cell!r}")
+            if not abs(value) <= LARGEST:
+                raise ValueError(f"CSV file {name!r} row {n} column {label!r}: expected a finite number within "
+                                 f"+-{LARGEST:.3g} (models compute in float32), got {cell!r}")
             values.append(value)
         if dates_at is not None:
             dates.append(row[dates_at].strip())

@@ -11,12 +11,17 @@ Contents: ``format``, ``rnnkit_version``, ``step``, ``position`` (the data posit
 Python generator states as tensors and numbers), ``config`` (the run's settings as a
 plain dict), ``trainer`` (early-stopping and guard counters) and ``carry`` (the TBPTT
 state between windows, or None).
+
+torch writes a CRC-32 of every record in the file but never checks one; :func:`load_checkpoint`
+checks them all before it unpickles anything, so a flipped bit, a file cut short or overwritten
+in place is refused in one line instead of loading as NaN or wrong numbers.
 """
 from __future__ import annotations
 
 import os
 import random
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +55,13 @@ def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> di
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
     try:
+        damaged = _damaged_record(path)
+        if damaged:
+            raise CheckpointError(f"checkpoint {path} is damaged: {damaged} (the file changed after it was written; "
+                                  f"use an earlier checkpoint, or best.pt)")
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except PermissionError as exc:  # not the file's fault: say so, not "truncated"
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # truncated zip, wrong format, foreign pickle...
@@ -63,6 +74,27 @@ def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> di
         raise CheckpointError(f"checkpoint {path}: expected format {FORMAT!r}, got {found!r}")
     validate(ckpt, path, required)
     return ckpt
+
+
+def _damaged_record(path: Path) -> str | None:
+    """What is wrong with the zip records of ``path`` (a CRC-32 that does not match), or None if all check out.
+
+    Files that are not zips at all are left to ``torch.load``, whose refusal says what they are.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as record:
+                    while record.read(1 << 20):
+                        pass
+    except zipfile.BadZipFile as exc:
+        text = str(exc)
+        if "CRC" in text or "Bad magic" in text or "Truncated" in text or "Overlapped" in text:
+            return f"{text.rstrip('.')}"
+        return None  # not a zip: torch.load says what it is
+    except (EOFError, zipfile.LargeZipFile, NotImplementedError, ValueError) as exc:
+        return f"{type(exc).__name__}: {str(exc)[:120]}"
+    return None
 
 
 # every field a checkpoint may hold, and its type (``carry``: a tensor, a tuple/list of them, or None)
