@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         values = jobs.read_toml(args.config) if args.config else {}
         source = f"config file {args.config}" if args.config else "rnnkit train"
         values.update({k: v for k, v in vars(args).items() if k in _config_keys()})  # flags given win
+        resume = None if args.resume is None else Path(args.resume or Path(args.out) / "checkpoint.pt")
+        values, changes = jobs.resumed_values(resume, values) if resume else (values, [])  # the run's own base
         job = jobs.get(values.get("task", jobs.DEFAULT))
         config, train_config = jobs.from_mapping(job, values, source)
         out, replaced = rundir.prepare_run_dir(args.out, resume=args.resume is not None, overwrite=args.overwrite)
@@ -86,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
         torch.manual_seed(train_config.seed)
         built = job.build(config)
         trainer = Trainer(built.model, built.task, train_config, out, run_config=built.run_fields, device=args.device)
-        if args.resume is not None:
-            trainer.load(Path(args.resume) if args.resume else out / "checkpoint.pt")
+        if resume:
+            trainer.load(resume)
+            print(f"rnnkit train: resuming {resume} at step {trainer.step}" + "; changed: " * bool(changes)
+                  + ", ".join(changes))
         rundir.make_writable(out)
     except (ValueError, TypeError, CheckpointError) as exc:
         return fail("train", str(exc))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rnnkit.jobs import classify, forecast, lm, synthetic
 from rnnkit.jobs.base import (Built, EvalOptions, Restored, from_mapping, load_for, read_toml, report_weights,
-                              to_mapping)
+                              resumed_values, to_mapping)
 from rnnkit.train.checkpoint import CheckpointError, load_checkpoint
 
 JOBS = {job.NAME: job for job in (*synthetic.JOBS, lm, forecast, classify)}
@@ -37,4 +37,4 @@ def restore(path):
 
 
 __all__ = ["JOBS", "DEFAULT", "get", "restore", "Built", "Restored", "EvalOptions", "from_mapping", "to_mapping",
-           "read_toml", "load_for", "report_weights"]
+           "read_toml", "load_for", "report_weights", "resumed_values"]

@@ -28,7 +28,7 @@ from rnnkit._fields import option
 from rnnkit.data.files import read_bytes
 from rnnkit.init import INIT_NAMES
 from rnnkit.kernels import ENGINE_NAMES
-from rnnkit.train.checkpoint import CheckpointError, load_checkpoint
+from rnnkit.train.checkpoint import RESUME, CheckpointError, load_checkpoint
 from rnnkit.train.config import TrainConfig
 
 
@@ -130,6 +130,24 @@ def from_mapping(job, values: dict, source: str):
                          f"--task {job.NAME}; valid keys are {', '.join(['task', *job_keys, *TRAIN_KEYS])}")
     train = TrainConfig(**{**job.TRAIN_DEFAULTS, **{k: v for k, v in values.items() if k in TRAIN_KEYS}})
     return job.Config(**{k: v for k, v in values.items() if k in job_keys}), train
+
+
+def resumed_values(path, given: dict) -> tuple[dict, list]:
+    """The flat values that resume the run in checkpoint ``path``: its own settings, with ``given`` (a TOML
+    file's and the flags') winning; and the ``"key old -> new"`` changes ``given`` makes to them.
+    CheckpointError with one line if the checkpoint is bad or of another task."""
+    ckpt = load_checkpoint(path, required=RESUME)
+    task = ckpt["config"].get("task")
+    if given.get("task", task) != task:
+        raise CheckpointError(f"checkpoint {path} was written for task={task!r}, this run has task={given['task']!r}")
+    saved = {"task": task}
+    for part in ("job", "train"):
+        if not isinstance(ckpt["config"].get(part), dict):
+            raise CheckpointError(f"checkpoint {path}: its config lacks the run's {part!r} settings "
+                                  f"(written by another program, or damaged)")
+        saved.update(ckpt["config"][part])
+    changes = [f"{k.replace('_', '-')} {saved[k]} -> {v}" for k, v in given.items() if k in saved and saved[k] != v]
+    return {**saved, **given}, changes
 
 
 def to_mapping(config, train: TrainConfig) -> dict:

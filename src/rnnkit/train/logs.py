@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from rnnkit._write import atomic_write
 from rnnkit.train.progress import Progress
 
 COLUMNS = ("step", "split", "loss", "metric", "grad_norm", "lr", "tokens_per_s", "elapsed_s", "event")
@@ -40,6 +41,7 @@ class RunLog:
             return
         if out_dir is not None:
             path = out_dir / "log.csv"
+            _drop_rows_after(path, initial)
             fresh = not path.exists() or path.stat().st_size == 0
             self._file = open(path, "a", newline="")
             self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS)
@@ -87,6 +89,22 @@ class RunLog:
             self._tb.close()
         if self._file is not None:
             self._file.close()
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Remove the rows of ``path`` past ``step``: a run resumed from its step-``step`` checkpoint redoes
+    those steps, and their rows would otherwise appear twice. Rewritten atomically, only if any go."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if _step_of(line) <= step]
+    if len(kept) < len(lines):
+        atomic_write(path, "".join(kept))
+
+
+def _step_of(line: str) -> int:
+    head = line.split(",", 1)[0]
+    return int(head) if head.strip().isdigit() else -1  # a row not written by RunLog is kept
 
 
 def _fmt(value):

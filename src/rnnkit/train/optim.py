@@ -10,7 +10,10 @@ The learning rate at step ``s`` (0-based) is ``lr * f(s)`` with
 - ``step``: :math:`f = \gamma^{\lfloor (s - W) / \mathrm{step\_size} \rfloor}`.
 
 The schedule is a ``LambdaLR`` over a plain function, so its ``state_dict`` holds only
-numbers and a checkpoint restores it exactly.
+numbers and a checkpoint restores it exactly. A run resumed with other settings
+(:func:`retune`) gets this config's learning rate, schedule, weight decay and momentum from
+the restored step on; what the checkpoint restores is the optimizer's moments, the step,
+and any learning-rate cuts made after non-finite steps.
 """
 from __future__ import annotations
 
@@ -58,3 +61,26 @@ def scale_lr(optimizer: torch.optim.Optimizer, scheduler, factor: float) -> None
     scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
     for group in optimizer.param_groups:
         group["lr"] *= factor
+
+
+SCHEDULE_FIELDS = ("lr", "schedule", "warmup_steps", "min_lr", "step_size", "gamma", "steps")  # what f(s) reads
+
+
+def retune(optimizer: torch.optim.Optimizer, scheduler, cfg: TrainConfig, saved: dict) -> None:
+    """After loading a checkpoint written with the training settings ``saved`` (a dict of TrainConfig fields):
+    apply ``cfg``'s learning rate, schedule, weight decay and momentum where they differ.
+
+    The base learning rates keep the ratio to ``saved["lr"]`` that non-finite steps cut them to; the
+    current rate becomes ``base * f(step)`` under ``cfg``. Settings that did not change touch nothing,
+    so a run resumed as it was is bit-identical to one never stopped.
+    """
+    if any(saved.get(k, getattr(cfg, k)) != getattr(cfg, k) for k in SCHEDULE_FIELDS):
+        old = saved.get("lr", cfg.lr)
+        if old != cfg.lr:
+            scheduler.base_lrs = [cfg.lr * (base / old) if old > 0 else cfg.lr for base in scheduler.base_lrs]
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+            group["initial_lr"], group["lr"] = base, base * lr_factor(scheduler.last_epoch, cfg)
+    for group in optimizer.param_groups:
+        group["weight_decay"] = cfg.weight_decay
+        if "momentum" in group:
+            group["momentum"] = cfg.momentum

@@ -8,6 +8,7 @@ written for another task or model shape.
 from __future__ import annotations
 
 from rnnkit._state import map_state
+from rnnkit.train.optim import retune
 from rnnkit.train.checkpoint import (FORMAT, RESUME, CheckpointError, check_run, load_checkpoint, rng_state,
                                      set_rng_state)
 
@@ -28,6 +29,12 @@ def restore(trainer, path) -> None:
     """Put the checkpoint at ``path`` back into ``trainer``; :class:`CheckpointError` if it does not fit."""
     ckpt = load_checkpoint(path, required=RESUME)
     check_run(ckpt, trainer.run_config, path)
+    saved = ckpt["config"].get("train")
+    saved = saved if isinstance(saved, dict) else {}
+    cfg = trainer.config
+    if saved.get("optimizer", cfg.optimizer) != cfg.optimizer:
+        raise CheckpointError(f"checkpoint {path} was written with optimizer={saved['optimizer']!r}, this run has "
+                              f"optimizer={cfg.optimizer!r}; a resumed run keeps its optimizer (and its moments)")
     try:
         trainer.raw_model.load_state_dict(ckpt["model"])
         trainer.optimizer.load_state_dict(ckpt["optimizer"])
@@ -35,6 +42,7 @@ def restore(trainer, path) -> None:
     except (RuntimeError, ValueError, KeyError) as exc:
         first = " ".join(str(exc).split())
         raise CheckpointError(f"checkpoint {path} does not fit this model: {first[:300]}") from None
+    retune(trainer.optimizer, trainer.scheduler, cfg, saved)  # the settings this run was given win
     try:
         set_rng_state(ckpt["rng"])
         t = ckpt["trainer"]

@@ -235,7 +235,7 @@ class Trainer:
         scale_lr(self.optimizer, self.scheduler, cfg.nonfinite_factor)
         lr = self.optimizer.param_groups[0]["lr"]
         event = f"nonfinite loss={loss} grad_norm={grad_norm}: step skipped, lr lowered to {lr:.3g}"
-        log.row(self.step, "train", loss=loss, grad_norm=grad_norm, lr=lr, event=event)
+        log.row(self.step + 1, "train", loss=loss, grad_norm=grad_norm, lr=lr, event=event)  # the step skipped
         log.message(f"rnnkit: step {self.step + 1}: {event}")
         if self.nonfinite_streak < cfg.max_nonfinite:
             return False
