@@ -82,3 +82,54 @@ def regular_file(path, what: str) -> int:
         raise ValueError(f"{what} {name!r} holds {info.st_size} bytes, more than rnnkit reads "
                          f"({MAX_FILE_BYTES} bytes)")
     return info.st_size
+
+
+class TooLarge(ValueError, MemoryError):
+    """A size whose memory a check computed before allocating, and found more than is free.
+
+    Both a ValueError (bad input: every boundary that reports bad input in one line catches it)
+    and a MemoryError (what code written against torch's allocator catches)."""
+
+
+def free_memory(device=None) -> int | None:
+    """Bytes free for new tensors on ``device`` (default: the CPU): ``MemAvailable`` of the host, or
+    what CUDA reports free; None where it cannot be told (then nothing is refused)."""
+    device = torch.device("cpu" if device is None else device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] if torch.cuda.is_available() else None
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(owner: str, what: str, nbytes: int, device=None) -> None:
+    """TooLarge naming ``what`` and the bytes it would take, before anything is allocated, if they are more
+    than :func:`free_memory` on ``device``."""
+    free = free_memory(device)
+    if free is not None and nbytes > free:
+        where = "this machine" if device is None or torch.device(device).type == "cpu" else str(device)
+        raise TooLarge(f"{owner}: {what} would take {format_bytes(nbytes)}, more than the {format_bytes(free)} "
+                       f"of memory free on {where}")
+
+
+def element_bytes(dtype=None) -> int:
+    """Bytes per element of ``dtype`` (default: torch's default dtype)."""
+    return torch.empty((), dtype=dtype if dtype is not None else torch.get_default_dtype()).element_size()
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes as people write them: 512 B, 3.2 MB, 57.6 GB."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}" if n < 1000 * size else f"{n / size:,.0f} {unit}"
+    return f"{n} B"

@@ -17,16 +17,18 @@ from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from rnnkit.kernels import dispatch, fused
+from rnnkit.kernels import fused
 
 DT = torch.float64
 TOL = 1e-10
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)  # this module's own; no global profile
+# this module's own settings, no global profile; derandomize: the same examples on every run
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
+EACH_ENGINE = settings(SETTINGS, max_examples=20)  # properties 2-5, once per engine
 KINDS = {
     "rnn-tanh": (rnnkit.RNN, {"nonlinearity": "tanh"}),
     "rnn-relu": (rnnkit.RNN, {"nonlinearity": "relu"}),
     "lstm": (rnnkit.LSTM, {}),
-    "lstm-proj": (rnnkit.LSTM, {"proj_size": None}),  # proj_size drawn in [1, H - 1]
+    "lstm-proj": (rnnkit.LSTM, {}),  # proj_size: the case's, drawn in [1, H - 1]
     "gru": (rnnkit.GRU, {}),
 }
 ENGINES = ("reference", "bptt", "fused", "native")
@@ -57,15 +59,17 @@ def cases(draw, num_layers=st.integers(1, 2), bidirectional=st.booleans(), with_
     steps, batch = draw(st.integers(1, 12)), draw(st.integers(1, 4))
     lengths = tuple(draw(st.lists(st.integers(1, steps), min_size=batch, max_size=batch))) \
         if draw(with_lengths) else None
-    return Case(kind, draw(st.integers(1, 4)), hidden, draw(st.integers(1, hidden - 1)) if kind == "lstm-proj" else 0,
-                draw(num_layers), draw(bidirectional), draw(st.booleans()), draw(st.booleans()), draw(st.booleans()),
-                steps, batch, lengths, draw(st.booleans()), draw(st.integers(0, 2 ** 16)))
+    return Case(kind, input_size=draw(st.integers(1, 4)), hidden_size=hidden,
+                proj_size=draw(st.integers(1, hidden - 1)) if kind == "lstm-proj" else 0,
+                num_layers=draw(num_layers), bidirectional=draw(bidirectional), batch_first=draw(st.booleans()),
+                bias=draw(st.booleans()), layer_norm=draw(st.booleans()), steps=steps, batch=batch, lengths=lengths,
+                with_state=draw(st.booleans()), seed=draw(st.integers(0, 2 ** 16)))
 
 
 def make_layer(case: Case, engine: str = "reference", **changes):
     """The case's layer on ``engine``; ``changes`` override its arguments (weights: copy them in)."""
     cls, extra = KINDS[case.kind]
-    extra = {"proj_size": case.proj_size} if case.kind == "lstm-proj" else extra
+    extra = extra | ({"proj_size": case.proj_size} if case.proj_size else {})
     args = dict(num_layers=case.num_layers, bias=case.bias, batch_first=case.batch_first,
                 bidirectional=case.bidirectional, layer_norm=case.layer_norm, **extra) | changes
     torch.manual_seed(case.seed)
@@ -114,10 +118,10 @@ def assert_same(got: dict, want: dict) -> None:
         torch.testing.assert_close(got[name], want[name], atol=TOL, rtol=0, msg=lambda m, n=name: f"{n}: {m}")
 
 
-def run(layer, case: Case, x, hx, **kwargs) -> dict:
+def run(layer, case: Case, x, hx) -> dict:
     """``layer`` on time-major ``x`` (in its own layout), measured."""
     xin = x.transpose(0, 1) if layer.batch_first else x  # (T, B, I) -> (B, T, I)
-    out, final = layer(xin, hx, lengths=lengths_of(case), **kwargs)
+    out, final = layer(xin, hx, lengths=lengths_of(case))
     out = out.transpose(0, 1) if layer.batch_first else out  # back to (T, B, F)
     return measure(out, final, x, hx, dict(layer.named_parameters()), case.seed + 2)
 
@@ -128,10 +132,11 @@ def fused_missing() -> str | None:
     return next(filter(None, (fused.missing(s) for s in ("elman", "lstm", "gru"))), None)
 
 
-def serves(engine: str, case: Case) -> bool:
+def on(engine: str, case: Case) -> Case:
+    """The case as ``engine`` can run it (native: no layer norm); skips when the compiled loops are missing."""
     if engine == "fused" and fused_missing() is not None:
-        return False
-    return dispatch.ENGINES[engine].unsupported(make_layer(case).cells[0], DT) is None
+        pytest.skip(f"engine 'fused' is not available: {fused_missing()}")
+    return replace(case, layer_norm=False) if engine == "native" else case  # torch's kernels have no layer norm
 
 
 # -- 1. every engine is the reference engine ----------------------------------------------------------------------
@@ -139,10 +144,7 @@ def serves(engine: str, case: Case) -> bool:
 @SETTINGS
 @given(case=cases())
 def test_every_engine_gives_the_reference_engines_outputs_states_and_gradients(engine, case):
-    if engine == "fused" and fused_missing() is not None:
-        pytest.skip(f"engine 'fused' is not available: {fused_missing()}")
-    if engine == "native":
-        case = replace(case, layer_norm=False)  # torch's kernels have no layer norm
+    case = on(engine, case)
     want_layer = make_layer(case)
     got_layer = make_layer(case, engine)
     got_layer.load_state_dict(want_layer.state_dict())
@@ -150,18 +152,15 @@ def test_every_engine_gives_the_reference_engines_outputs_states_and_gradients(e
     assert_same(run(got_layer, case, x, hx), run(want_layer, case, x, hx))
 
 
-def engine_for(draw_engine: str, case: Case) -> str:
-    """The drawn engine where it serves the case (native: no layer norm; fused: built), else the reference."""
-    return draw_engine if serves(draw_engine, case) else "reference"
-
-
 # -- 2. a PackedSequence is the padded batch with lengths= -----------------------------------------------------------
-@SETTINGS
-@given(case=cases(with_lengths=st.just(True)), enforce_sorted=st.booleans(), engine=st.sampled_from(ENGINES))
-def test_a_packed_batch_gives_what_the_padded_batch_with_lengths_gives(case, enforce_sorted, engine):
+@pytest.mark.parametrize("engine", ENGINES)
+@EACH_ENGINE
+@given(case=cases(with_lengths=st.just(True)), enforce_sorted=st.booleans())
+def test_a_packed_batch_gives_what_the_padded_batch_with_lengths_gives(engine, case, enforce_sorted):
+    case = on(engine, case)
     if enforce_sorted:  # pack_padded_sequence then takes the batch as it is, no permutation
         case = replace(case, lengths=tuple(sorted(case.lengths, reverse=True)))
-    layer = make_layer(case, engine_for(engine, case))
+    layer = make_layer(case, engine)
     x, hx = inputs(case, layer)
     want = run(layer, case, x, hx)
     xin = x.transpose(0, 1) if case.batch_first else x  # the layer's layout
@@ -175,11 +174,11 @@ def test_a_packed_batch_gives_what_the_padded_batch_with_lengths_gives(case, enf
 
 
 # -- 3. batch_first is time-major transposed ---------------------------------------------------------------------
-@SETTINGS
-@given(case=cases(), engine=st.sampled_from(ENGINES))
-def test_batch_first_gives_the_time_major_numbers_transposed(case, engine):
-    case = replace(case, batch_first=False)
-    engine = engine_for(engine, case)
+@pytest.mark.parametrize("engine", ENGINES)
+@EACH_ENGINE
+@given(case=cases())
+def test_batch_first_gives_the_time_major_numbers_transposed(engine, case):
+    case = replace(on(engine, case), batch_first=False)
     time_major = make_layer(case, engine)
     batch_first = make_layer(case, engine, batch_first=True)
     batch_first.load_state_dict(time_major.state_dict())
@@ -203,11 +202,11 @@ def direction(hx, d: int):
     return tuple(h[d:d + 1] for h in hx) if isinstance(hx, tuple) else hx[d:d + 1]
 
 
-@SETTINGS
-@given(case=cases(num_layers=st.just(1), bidirectional=st.just(True)), engine=st.sampled_from(ENGINES))
-def test_a_bidirectional_layer_is_a_forward_layer_beside_a_reversed_one(case, engine):
-    case = replace(case, batch_first=False)
-    engine = engine_for(engine, case)
+@pytest.mark.parametrize("engine", ENGINES)
+@EACH_ENGINE
+@given(case=cases(num_layers=st.just(1), bidirectional=st.just(True)))
+def test_a_bidirectional_layer_is_a_forward_layer_beside_a_reversed_one(engine, case):
+    case = replace(on(engine, case), batch_first=False)
     both = make_layer(case, engine)
     x, hx = inputs(case, both)
     want = run(both, case, x, hx)
@@ -228,17 +227,17 @@ def test_a_bidirectional_layer_is_a_forward_layer_beside_a_reversed_one(case, en
 
 
 # -- 5. two chunks with the state carried are the whole sequence -------------------------------------------------
-@SETTINGS
-@given(case=cases(bidirectional=st.just(False), with_lengths=st.just(False)), data=st.data(),
-       engine=st.sampled_from(ENGINES))
-def test_two_chunks_with_the_state_carried_are_the_whole_sequence(case, data, engine):
+@pytest.mark.parametrize("engine", ENGINES)
+@EACH_ENGINE
+@given(case=cases(bidirectional=st.just(False), with_lengths=st.just(False)), data=st.data())
+def test_two_chunks_with_the_state_carried_are_the_whole_sequence(engine, case, data):
     """Every sequence of length L <= T (lengths=None: L = T), split at 1 <= k < L: k steps, then the rest."""
-    case = replace(case, steps=max(case.steps, 2))
+    case = replace(on(engine, case), steps=max(case.steps, 2))
     equal = data.draw(st.none() | st.integers(2, case.steps), label="equal length")
     case = replace(case, lengths=None if equal is None else (equal,) * case.batch)
     steps = case.steps if equal is None else equal
     k = data.draw(st.integers(1, steps - 1), label="split")
-    layer = make_layer(case, engine_for(engine, case))
+    layer = make_layer(case, engine)
     x, hx = inputs(case, layer)
     want = run(layer, case, x, hx)
     first, second = (None, None) if equal is None else \

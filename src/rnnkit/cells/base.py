@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn.modules.module import _IncompatibleKeys
 
-from rnnkit._checks import check_size, check_tensor
+from rnnkit._checks import check_memory, check_size, check_tensor, element_bytes
 from rnnkit._state import State, map_state
 
 MATH = ("step", "gate_activations", "preactivations")  # the methods that define a cell's numbers (see runs_as)
@@ -54,6 +54,13 @@ class Cell(nn.Module, abc.ABC):
         self.input_size = check_size(owner, "input_size", input_size)
         self.hidden_size = check_size(owner, "hidden_size", hidden_size)
         self.output_size = self.hidden_size if output_size is None else check_size(owner, "output_size", output_size)
+
+    def check_fits(self, numel: int, factory: dict) -> None:
+        """TooLarge (a ValueError and a MemoryError) before allocating ``numel`` parameters that would
+        not fit in the memory free on ``factory["device"]``; the message gives the bytes."""
+        nbytes = numel * element_bytes(factory.get("dtype"))
+        check_memory(type(self).__name__, f"input_size={self.input_size}, hidden_size={self.hidden_size}: "
+                     f"its {numel} weights", nbytes, factory.get("device"))
 
     @abc.abstractmethod
     def step(self, x_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:

@@ -48,6 +48,7 @@ class ElmanCell(Cell):
         self.layer_norm = check_bool("ElmanCell", "layer_norm", layer_norm)
         factory = {"device": device, "dtype": dtype}
         H, I = self.hidden_size, self.input_size
+        self.check_fits(H * I + H * H + 2 * H, factory)
         self.weight_ih = nn.Parameter(torch.empty(H, I, **factory))
         self.weight_hh = nn.Parameter(torch.empty(H, H, **factory))
         self.bias_ih = nn.Parameter(torch.empty(H, **factory)) if bias else None

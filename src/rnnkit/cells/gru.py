@@ -49,6 +49,7 @@ class GRUCell(Cell):
         self.layer_norm = check_bool("GRUCell", "layer_norm", layer_norm)
         factory = {"device": device, "dtype": dtype}
         H, I = self.hidden_size, self.input_size
+        self.check_fits(3 * H * I + 3 * H * H + 6 * H, factory)
         self.weight_ih = nn.Parameter(torch.empty(3 * H, I, **factory))
         self.weight_hh = nn.Parameter(torch.empty(3 * H, H, **factory))
         self.bias_ih = nn.Parameter(torch.empty(3 * H, **factory)) if bias else None

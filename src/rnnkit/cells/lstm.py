@@ -61,6 +61,7 @@ class LSTMCell(Cell):
         self.layer_norm = check_bool("LSTMCell", "layer_norm", layer_norm)
         factory = {"device": device, "dtype": dtype}
         H, I, R = self.hidden_size, self.input_size, self.output_size
+        self.check_fits(4 * H * I + 4 * H * R + 8 * H + R * H, factory)
         self.weight_ih = nn.Parameter(torch.empty(4 * H, I, **factory))
         self.weight_hh = nn.Parameter(torch.empty(4 * H, R, **factory))
         self.bias_ih = nn.Parameter(torch.empty(4 * H, **factory)) if bias else None

@@ -27,6 +27,7 @@ class MinCell(LinearCell):
         self.activation = check_choice(type(self).__name__, "activation", activation, ACTIVATIONS)
         self.positive_b = self.activation == "g"
         factory = {"device": device, "dtype": dtype}
+        self.check_fits(self.gates * self.hidden_size * (self.input_size + 1), factory)
         self.weight_ih = nn.Parameter(torch.empty(self.gates * self.hidden_size, self.input_size, **factory))
         self.bias_ih = nn.Parameter(torch.empty(self.gates * self.hidden_size, **factory)) if bias else None
         self.reset_parameters()

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
     try:
         parser = build_parser()
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -36,3 +37,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before a command's own handler (training stops at a step boundary)
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as exc:  # sizes checked before allocating, or the allocator itself
+        if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
+            raise
+        from rnnkit._checks import TooLarge
+
+        command = getattr(args, "command", None) or "rnnkit"
+        text = str(exc) if isinstance(exc, TooLarge) else "out of memory: " + _allocator_line(exc)
+        print(f"rnnkit {command}: error: {text}", file=sys.stderr)
+        return 2 if isinstance(exc, TooLarge) else 1
+
+
+def _out_of_memory(exc: RuntimeError) -> bool:
+    text = str(exc)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _allocator_line(exc: BaseException) -> str:
+    """torch's allocator message, cut to the bytes it asked for (it spans lines and names C++ files)."""
+    import re
+
+    from rnnkit._checks import format_bytes
+
+    text = " ".join(str(exc).split())
+    asked = re.search(r"tried to allocate (\d+) bytes", text)
+    return (f"a tensor of {format_bytes(int(asked.group(1)))} did not fit; use smaller sizes (--batch-size, "
+            f"--length, --hidden-size, --units)" if asked else text[:200])

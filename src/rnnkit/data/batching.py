@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from rnnkit._checks import check_choice, check_size, check_tensor
+from rnnkit._checks import check_choice, check_memory, check_size, check_tensor
 
 SPLITS = ("train", "val", "test")
 
@@ -36,6 +36,10 @@ def check_request(owner: str, length: int, batch_size: int, seed: int, split: st
     check_size(owner, "seed", seed, minimum=0)
     check_choice(owner, "split", split, SPLITS)
     check_size(owner, "index", index, minimum=0)
+    check_memory(owner, f"a batch of batch_size={batch_size} x length={length}", BATCH_BYTES * length * batch_size)
+
+
+BATCH_BYTES = 40  # bytes per (step, sequence) of a generated batch at most: inputs, targets, weights, the draws
 
 
 @dataclass(frozen=True)

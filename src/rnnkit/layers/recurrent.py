@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import init as rinit
-from rnnkit._checks import check_bool, check_probability, check_size, check_tensor
+from rnnkit._checks import check_bool, check_memory, check_probability, check_size, check_tensor
 from rnnkit._state import State
 from rnnkit.cells.base import Cell
 from rnnkit.kernels import dispatch
@@ -170,9 +170,10 @@ class Recurrent(nn.Module):
         owner = type(self).__name__
         prep = prepare_input(owner, input, lengths, self.batch_first, self.input_size)
         self._check_like_parameters(prep.x)
+        training = needs_grad(self, prep.x)
+        self._check_fits(prep.x, training)
         states = self._initial_states(hx, prep, input)
         layer_input = prep.x  # (T, B, I) for the first layer
-        training = needs_grad(self, prep.x)
         finals: list[State] = []
         D, record = self.num_directions, self._recorder
         for layer in range(self.num_layers):
@@ -203,6 +204,15 @@ class Recurrent(nn.Module):
         if x.device != param.device:
             raise ValueError(f"{owner}: expected input on device {param.device} (the device of the weights), "
                              f"got {x.device}")
+
+    def _check_fits(self, x: torch.Tensor, training: bool) -> None:
+        """TooLarge before a forward whose activations would not fit in free memory (looked up past 1 GiB)."""
+        T, B, H = x.shape[0], x.shape[1], max(cell.hidden_size for cell in self._cells)
+        per_unit = 10 if training else 2  # (T, B, H) blocks per layer and direction: an LSTM keeps ~10 for backward
+        nbytes = T * B * H * len(self._cells) * per_unit * x.element_size()
+        if nbytes > 1 << 30:
+            check_memory(type(self).__name__, f"a forward of {T} steps x batch {B} through {len(self._cells)} "
+                         f"cell(s) of hidden_size {H}", nbytes, x.device)
 
     def _component_names(self, n: int) -> tuple[str, ...]:
         if self._state_names is not None and len(self._state_names) == n:

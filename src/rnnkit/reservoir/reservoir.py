@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import init as rinit
-from rnnkit._checks import check_bool, check_like, check_size, check_tensor
+from rnnkit._checks import check_bool, check_like, check_memory, check_size, check_tensor
 from rnnkit.cells.base import Cell
 from rnnkit.kernels import reference
 from rnnkit.reservoir.config import ReservoirConfig
@@ -54,6 +54,8 @@ class RawDraw:
 def raw_draw(config: ReservoirConfig, input_size: int, feedback_size: int = 0) -> RawDraw:
     """The unscaled draws of ``config``'s reservoir, in float64 on the CPU, from ``config.seed``."""
     N = config.units
+    check_memory("Reservoir", f"units={N}: drawing its {N} x {N} recurrent matrix (float64, with its mask and "
+                 f"spectral radius)", 5 * 8 * N * N)
     gen = torch.Generator().manual_seed(config.seed)
     uniform = lambda *shape: torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1  # U(-1, 1)
     w = uniform(N, N) * (torch.rand(N, N, generator=gen, dtype=torch.float64) < config.connectivity)  # (N, N)

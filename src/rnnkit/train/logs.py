@@ -39,16 +39,11 @@ class RunLog:
         self._file = self._csv = self._tb = self._bar = None
         if not enabled:
             return
+        # log.csv and tensorboard/ are made at the first row: a run that fails before its first step leaves no files
+        self._path = None if out_dir is None else out_dir / "log.csv"
+        self._tb_dir = out_dir if tensorboard else None
         if out_dir is not None:
-            path = out_dir / "log.csv"
-            _drop_rows_after(path, initial)
-            fresh = not path.exists() or path.stat().st_size == 0
-            self._file = open(path, "a", newline="")
-            self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS)
-            if fresh:
-                self._csv.writeheader()
-            if tensorboard:
-                self._tb = _tensorboard_writer(out_dir)
+            _drop_rows_after(self._path, initial)
         if progress:
             self._bar = Progress(total, initial, budget_s)
 
@@ -56,6 +51,14 @@ class RunLog:
         """One row: ``values`` among loss, metric, grad_norm, lr, tokens_per_s, event."""
         if not self.enabled:
             return
+        if self._csv is None and self._path is not None:
+            fresh = not self._path.exists() or self._path.stat().st_size == 0
+            self._file = open(self._path, "a", newline="")
+            self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS)
+            if fresh:
+                self._csv.writeheader()
+            if self._tb_dir is not None:
+                self._tb = _tensorboard_writer(self._tb_dir)
         if self._csv is not None:
             elapsed = round(time.monotonic() - self._start, 3)
             self._csv.writerow({"step": step, "split": split, "elapsed_s": elapsed,
