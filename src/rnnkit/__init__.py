@@ -8,6 +8,7 @@ initialisations that fight vanishing gradients, diagnostics that measure them
 """
 from importlib.metadata import PackageNotFoundError, version
 
+from rnnkit._determinism import set_deterministic
 from rnnkit import cells, data, diagnostics, init, kernels, models, reservoir, train
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LinearCell, LSTMCell, MinGRUCell, MinLSTMCell
 from rnnkit.diagnostics import gradient_flow
@@ -23,6 +24,6 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "Recurrent", "explain",
     "Cell", "ElmanCell", "LSTMCell", "GRUCell", "LinearCell", "MinGRUCell", "MinLSTMCell",
-    "Trainer", "TrainConfig", "gradient_flow",
+    "Trainer", "TrainConfig", "gradient_flow", "set_deterministic",
     "cells", "data", "diagnostics", "init", "kernels", "models", "reservoir", "train", "__version__",
 ]

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import fields
     from pathlib import Path
 
-    from rnnkit.cli.parsing import fail, set_threads
+    from rnnkit.cli.parsing import fail, output_file, set_threads
     from rnnkit.jobs import esn as job
 
     from rnnkit.jobs.esn_search import GRID_FIELDS, grid_values
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         config = job.ESNJobConfig(**{**values, **{n: v[0] for n, v in grids.items()}})
         series, model = job.build(config)
         if args.plot != "none":
+            if args.plot != PLOT:  # the default's folder, runs/, is made when it is written
+                output_file(args.plot, ".png")
             import matplotlib  # noqa: F401  (refuse before the fit, not after it)
     except ImportError:
         return fail("esn", "plotting needs matplotlib: pip install 'rnnkit[plot]' (or --plot none)")

@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
         here = Path(args.checkpoint).parent
         restored = job.restore(load_for(args.checkpoint, "forecast", "forecast"), args.checkpoint)
         torch.set_num_threads(1)
+        output = output_file(args.output or here / "forecast.csv", ".csv")
+        plot = output_file(args.plot or here / "forecast.png", ".png")
         result, series = job.predictions(restored, args.split, args.csv)
-        output = output_file(args.output or here / "forecast.csv")
-        plot = output_file(args.plot or here / "forecast.png")
     except (ValueError, TypeError, CheckpointError) as exc:
         return fail("forecast", str(exc))
     config, t = restored.config, restored.transforms

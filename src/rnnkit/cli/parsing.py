@@ -73,9 +73,12 @@ def output_dir(path: str) -> Path:
     return out
 
 
-def output_file(path) -> Path:
-    """``path`` as a file to write: ValueError if it is a directory or its directory does not exist."""
+def output_file(path, suffix: str | None = None) -> Path:
+    """``path`` as a file to write: ValueError if it is a directory, its directory does not exist, or it does
+    not end in ``suffix`` (e.g. ``".png"``: what is written, so a name never promises another format)."""
     path = Path(path)
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise ValueError(f"expected a file name ending in {suffix} (that is the format written), got {str(path)!r}")
     if path.is_dir():
         raise ValueError(f"output {path} is a directory, expected a file name")
     if not path.parent.is_dir():

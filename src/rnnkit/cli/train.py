@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from rnnkit import jobs
+    from rnnkit import jobs, set_deterministic
     from rnnkit.cli.parsing import fail, set_threads
     from rnnkit.train import CheckpointError, Trainer, rundir
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         config, train_config = jobs.from_mapping(job, values, source)
         out, replaced = rundir.prepare_run_dir(args.out, resume=args.resume is not None, overwrite=args.overwrite)
         set_threads(args.threads)
-        torch.manual_seed(train_config.seed)
+        (set_deterministic if train_config.deterministic else torch.manual_seed)(train_config.seed)
         built = job.build(config)
         trainer = Trainer(built.model, built.task, train_config, out, run_config=built.run_fields, device=args.device)
         if resume:

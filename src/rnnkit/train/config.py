@@ -41,6 +41,8 @@ class TrainConfig:
     max_nonfinite: int = option(5, "stop after this many non-finite steps in a row")
     log_every: int = option(1, "write a CSV/TensorBoard row every this many steps")
     seed: int = option(0, "seed of the model's initial weights and of dropout")
+    deterministic: bool = option(False, "bit-identical runs: seed every generator and use deterministic kernels "
+                                        "(rnnkit.set_deterministic)")
     progress: bool = option(True, "show a progress bar")
     tensorboard: bool = option(True, "write TensorBoard events when the tensorboard package is installed")
 

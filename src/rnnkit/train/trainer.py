@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from rnnkit._determinism import set_deterministic
 from rnnkit._state import detach
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import atomic_save
@@ -104,6 +105,8 @@ class Trainer:
     def fit(self, resume=None) -> Result:
         """Train until ``config.steps`` (or a stop rule); ``resume`` is a checkpoint path to continue from."""
         cfg, task, ctx = self.config, self.task, self.ctx
+        if cfg.deterministic:
+            set_deterministic(cfg.seed + ctx.rank)
         if resume is not None:
             self.load(resume)
         elif not self._resumed:
