@@ -77,12 +77,12 @@ def test_subprocess_smoke(tmp_path):
     assert "one-step NRMSE" in result.stdout
 
 
-def test_unwritable_plot_path_gives_one_clear_line(tmp_path, capsys):
+def test_unwritable_plot_path_gives_one_clear_line_before_the_fit(tmp_path, capsys):
     target = tmp_path / "missing-dir" / "p.png"
     assert run_cli([*TINY, "--generate", "10", "--plot", str(target)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot write the plot" in err
-    assert not target.parent.exists()
+    said = capsys.readouterr()
+    assert said.err.count("\n") == 1 and f"output directory {target.parent} does not exist" in said.err
+    assert "NRMSE" not in said.out and not target.parent.exists()
 
 
 def test_without_matplotlib_it_refuses_before_fitting(capsys, monkeypatch, tmp_path):
