@@ -1,9 +1,5 @@
 """A run directory: another run in it is refused unless --resume or --overwrite; stale temporary files go."""
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -65,21 +61,6 @@ def test_stale_temporary_files_of_killed_writes_are_removed(tmp_path):
 def test_thread_counts_are_bounded(tmp_path, capsys, threads):
     assert main(["train", *TINY, "--threads", threads, "--out", str(tmp_path / "o")]) == 2
     assert f"expected --threads between 1 and {4 * os.cpu_count()}" in capsys.readouterr().err
-
-
-def test_sigterm_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
-    out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnkit", "train", *TINY, "--steps", "1000000", "--eval-every",
-                             "0", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out / "log.csv").exists() or len((out / "log.csv").read_text().splitlines()) < 3:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "interrupted at step" in stdout and "Traceback" not in stderr
-    assert load_checkpoint(out / "checkpoint.pt")["step"] >= 2
 
 
 def test_an_output_directory_that_cannot_be_made_is_one_line_before_training(tmp_path, capsys):
