@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> di
         if damaged:
             raise CheckpointError(f"checkpoint {path} is damaged: {damaged} (the file changed after it was written; "
                                   f"use an earlier checkpoint, or best.pt)")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (in several lines) about foreign pickles it then refuses
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except PermissionError as exc:  # not the file's fault: say so, not "truncated"
