@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before a command's own handler (training stops at a step boundary)
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file that vanished or became unwritable after the checks: one line, not a traceback
+        command = getattr(args, "command", None) or "rnnkit"
+        print(f"rnnkit {command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
     except (MemoryError, RuntimeError) as exc:  # sizes checked before allocating, or the allocator itself
         if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
             raise

@@ -66,10 +66,13 @@ def add_config_flags(group, config, seen: dict | None = None, *, keep_defaults: 
 
 
 def output_dir(path: str) -> Path:
-    """``path`` as an output directory: ValueError if it exists and is not a directory."""
+    """``path`` as an output directory: ValueError if it exists and is not a directory, or files cannot be
+    written in it (or, while it does not exist yet, in the nearest folder above it that does). Nothing is made."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} exists and is a file")
+    existing = next(p for p in (out, *out.absolute().parents) if p.is_dir())
+    writable(existing, f"output directory {out}")
     return out
 
 
@@ -83,7 +86,20 @@ def output_file(path, suffix: str | None = None) -> Path:
         raise ValueError(f"output {path} is a directory, expected a file name")
     if not path.parent.is_dir():
         raise ValueError(f"output directory {path.parent} does not exist")
+    writable(path.parent, f"output {path}")
     return path
+
+
+def writable(directory: Path, what: str) -> None:
+    """ValueError naming ``what`` unless a file can be created in ``directory`` (tried: permissions
+    alone would not tell a read-only or special file system)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write {what}: {exc.strerror or exc} ({directory})") from None
 
 
 MAX_THREADS_PER_CORE = 4  # more threads than this per core only spin (and very many crash OpenMP)
