@@ -1,6 +1,8 @@
 """Reading users' files with one clear line per problem: missing, not a regular file, empty, binary, not UTF-8."""
 from __future__ import annotations
 
+import csv
+import io
 import os
 
 from rnnkit._checks import regular_file
@@ -36,3 +38,13 @@ def decode_utf8(raw: bytes, path: str | os.PathLike, what: str, hint: str = "") 
 def read_utf8(path: str | os.PathLike, what: str, hint: str = "") -> str:
     """The text of a UTF-8 file, or one clear ValueError."""
     return decode_utf8(read_bytes(path, what), path, what, hint)
+
+
+def csv_rows(text: str, name: str, what: str) -> list:
+    """The rows of CSV ``text`` (any line endings); ValueError with the line if it is not CSV
+    (a stray carriage return inside a field, a field over the csv module's size limit...)."""
+    reader = csv.reader(io.StringIO(text.replace("\r\n", "\n").replace("\r", "\n"), newline=""))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise ValueError(f"{what} {name!r} line {reader.line_num}: not valid CSV ({exc})") from None

@@ -17,7 +17,6 @@ which :class:`~rnnkit.models.LengthsFromMask` recovers the lengths. Shapes: ``x`
 """
 from __future__ import annotations
 
-import csv
 import io
 import os
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 
 from rnnkit._checks import check_choice, check_size
 from rnnkit.data.batching import SPLITS, Batch, batch_generator
-from rnnkit.data.files import decode_utf8, read_bytes
+from rnnkit.data.files import csv_rows, decode_utf8, read_bytes
 from rnnkit.data.series import LARGEST
 
 
@@ -70,7 +69,7 @@ def read_sequences(path) -> Sequences:
         return _read_npz(name, raw)
     text = decode_utf8(raw, name, "sequence file", hint=" (expected CSV text or an .npz file)")
     items, labels = [], []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for n, row in enumerate(csv_rows(text, name, "sequence file"), start=1):
         cells = [c.strip() for c in row]
         while cells and cells[-1] == "":
             cells.pop()

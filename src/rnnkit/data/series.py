@@ -18,8 +18,6 @@ the full window. Shapes: ``x`` (W, B, 1), ``y`` (W, B, K), ``weight`` (W, B).
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ import torch
 
 from rnnkit._checks import check_choice, check_size
 from rnnkit.data.batching import SPLITS, Batch, batch_generator
-from rnnkit.data.files import read_utf8
+from rnnkit.data.files import csv_rows, read_utf8
 
 MISSING = ("", "na", "nan", "null", "none", "?")
 MISSING_POLICIES = ("reject", "fill")
@@ -58,7 +56,7 @@ def read_series(path, column: str = "", date_column: str = "", missing: str = "r
     name = os.fspath(path)
     if text is None:
         text = read_utf8(name, "CSV file")
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    rows = [r for r in csv_rows(text, name, "CSV file") if any(c.strip() for c in r)]
     if not rows:
         raise ValueError(f"CSV file {name!r} is empty, expected a header and numeric rows")
     header = None if all(_number(c) is not None for c in rows[0]) else [c.strip() for c in rows[0]]
