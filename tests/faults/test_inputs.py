@@ -126,3 +126,32 @@ def test_files_larger_than_rnnkit_reads_are_refused_before_reading(tmp_path, cap
     refused(["train", "--task", "lm", "--text", huge, "--out", tmp_path / "o"], capsys,
             f"holds {(4 << 30) + 1} bytes, more than rnnkit reads")
     refused(["eval", sparse_file(tmp_path / "huge.pt", (4 << 30) + 1)], capsys, "more than rnnkit reads")
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory):
+    out = tmp_path_factory.mktemp("f") / "run"
+    assert main([*FORECAST, "--eval-every", "0", "--out", str(out)]) == 0
+    return out / "checkpoint.pt"
+
+
+def test_a_checkpoint_that_names_a_fifo_as_its_data_is_refused_at_once(tmp_path, capsys, forecaster, fifo):
+    from rnnkit.train import atomic_save, load_checkpoint
+
+    ckpt = load_checkpoint(forecaster)
+    ckpt["config"]["job"]["csv"] = str(fifo)  # forecast re-reads its series from the path it was trained on
+    atomic_save(ckpt, tmp_path / "c.pt")
+    refused(["forecast", tmp_path / "c.pt", "--output", tmp_path / "f.csv", "--plot", tmp_path / "f.png"], capsys,
+            "is a FIFO (named pipe), expected a regular file")
+    assert sorted(os.listdir(tmp_path)) == ["c.pt", "pipe"]
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--task", "forecast", "--season", "0"], "expected season >= 1, got 0"),
+    (["--task", "lm", "--max-vocab", "0"], "expected max_vocab >= 2, got 0"),
+    (["--task", "lm", "--temperature", "nan"], "expected temperature to be a finite number, got nan"),
+    (["--task", "classify", "--val-fraction", "1.5"], "val_fraction"),
+])
+def test_bad_job_settings_are_one_line(tmp_path, capsys, argv, text):
+    refused(["train", *argv, "--out", tmp_path / "o"], capsys, text)
+    assert not (tmp_path / "o").exists()

@@ -148,7 +148,8 @@ def continuation(restored: Restored, prompt: list[str], length: int, *, temperat
     """The prompt and ``length`` sampled tokens after it, as text (the same seed gives the same text)."""
     vocab = restored.transforms["vocab"]
     ids = vocab.encode(prompt)
-    new = sample(restored.model, ids, length, temperature=temperature, top_k=top_k, seed=seed, exclude=(0,))
+    new = sample(restored.model, ids, length, temperature=temperature, top_k=top_k, seed=seed, exclude=(0,),
+                 progress=True)
     return vocab.decode(torch.cat([ids, new]))
 
 

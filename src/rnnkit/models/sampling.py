@@ -15,16 +15,18 @@ import numbers
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from rnnkit._checks import check_size
 
 
 @torch.no_grad()
 def sample(model: nn.Module, prompt: torch.Tensor, length: int, *, temperature: float = 1.0,
-           top_k: int | None = None, seed: int = 0, exclude: tuple = ()) -> torch.Tensor:
+           top_k: int | None = None, seed: int = 0, exclude: tuple = (), progress: bool = False) -> torch.Tensor:
     """``length`` new token ids ``(length,)`` continuing ``prompt`` ``(P,)`` (P >= 1).
 
-    ``exclude`` lists ids never drawn (for example ``<unk>``).
+    ``exclude`` lists ids never drawn (for example ``<unk>``). ``progress``: a progress bar on stderr
+    when it is a terminal.
     """
     check_size("sample", "length", length, minimum=0)
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 <= temperature < math.inf:
@@ -39,7 +41,7 @@ def sample(model: nn.Module, prompt: torch.Tensor, length: int, *, temperature: 
     logits, state = model(prompt[:, None], None)  # (P, 1, V)
     last = logits[-1, 0]  # (V,)
     out = []
-    for _ in range(length):
+    for _ in tqdm(range(length), desc="sampling", unit="tok", disable=None if progress else True, leave=False):
         z = last.double().clone()
         if exclude:
             z[list(exclude)] = -torch.inf
