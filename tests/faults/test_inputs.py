@@ -73,9 +73,14 @@ def test_bad_numbers_in_a_series_csv_are_one_line_with_the_row(tmp_path, capsys,
     ("a,1,2\nb,x,3\n", "row 2 column 2: expected a number, got 'x'"),
 ])
 def test_bad_numbers_in_a_sequence_csv_are_one_line(tmp_path, capsys, content, text):
-    path = tmp_path / "s.csv"
-    path.write_text(content)
-    refused([*CLASSIFY, "--sequences", path, "--out", tmp_path / "o"], capsys, text)
+    _file_refused(tmp_path, capsys, "s.csv", lambda p: p.write_text(content), [*CLASSIFY, "--sequences"], text)
+
+
+def _file_refused(tmp_path, capsys, name: str, write, argv: list, text: str) -> None:
+    """Write ``tmp_path/name`` with ``write(path)`` and run ``argv PATH --out o``: refused, and no ``o`` made."""
+    path = tmp_path / name
+    write(path)
+    refused([*argv, path, "--out", tmp_path / "o"], capsys, text)
     assert not (tmp_path / "o").exists()
 
 
@@ -88,10 +93,8 @@ def test_bad_numbers_in_a_sequence_csv_are_one_line(tmp_path, capsys, content, t
     ({"x": np.zeros((2, 0))}, "expected no empty axis"),
 ])
 def test_bad_arrays_in_a_sequence_npz_are_one_line(tmp_path, capsys, arrays, text):
-    path = tmp_path / "s.npz"
-    np.savez(path, y=np.array([0, 1]), **{k: np.asarray(v) for k, v in arrays.items()})
-    refused([*CLASSIFY, "--sequences", path, "--out", tmp_path / "o"], capsys, text)
-    assert not (tmp_path / "o").exists()
+    write = lambda p: np.savez(p, y=np.array([0, 1]), **{k: np.asarray(v) for k, v in arrays.items()})
+    _file_refused(tmp_path, capsys, "s.npz", write, [*CLASSIFY, "--sequences"], text)
 
 
 @pytest.mark.parametrize("toml, text", [
@@ -102,10 +105,8 @@ def test_bad_arrays_in_a_sequence_npz_are_one_line(tmp_path, capsys, arrays, tex
     ("steps = -3\n", "expected steps >= 1, got -3"),
 ])
 def test_bad_numbers_in_a_toml_config_are_one_line(tmp_path, capsys, toml, text):
-    path = tmp_path / "run.toml"
-    path.write_text(toml)
-    refused(["train", "--task", "adding", "--config", path, "--out", tmp_path / "o"], capsys, text)
-    assert not (tmp_path / "o").exists()
+    _file_refused(tmp_path, capsys, "run.toml", lambda p: p.write_text(toml), ["train", "--task", "adding",
+                                                                              "--config"], text)
 
 
 @pytest.mark.parametrize("flags, text", [
