@@ -70,6 +70,8 @@ def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> di
     except Exception as exc:  # truncated zip, wrong format, foreign pickle...
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours part of its message
         first = text.splitlines()[0] if text else type(exc).__name__
+        if "Weights only load failed" in text:  # torch's advice here is to turn the safe loader off: never
+            first = "it holds Python objects other than tensors and plain containers, which rnnkit never unpickles"
         raise CheckpointError(f"checkpoint {path} is unreadable (truncated or not an rnnkit checkpoint): "
                               f"{first[:200]}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
