@@ -101,14 +101,6 @@ def test_initial_state_changed_in_place_after_forward_is_caught():
         out.sum().backward()
 
 
-def test_no_double_backward():
-    cell = make_cell("elman-tanh", False)
-    x, h0 = inputs(cell, True)
-    out, _ = bptt.run(cell, x, h0)
-    with pytest.raises(RuntimeError, match="engine 'bptt' has no double backward"):
-        torch.autograd.grad(out.sum(), x, create_graph=True)
-
-
 def test_input_without_grad_skips_its_gradient():
     cell = make_cell("gru", False)
     x = torch.randn(5, 2, 3, dtype=DT)

@@ -120,14 +120,6 @@ def test_strided_state_and_expanded_gradients():
     torch.testing.assert_close(want_grad, h0.grad, atol=1e-10, rtol=0)
 
 
-def test_no_double_backward():
-    cell = make_cell("lstm", False)
-    x, state = inputs(cell, True)
-    out, _ = recurrent.run(cell, x, state)
-    with pytest.raises(RuntimeError, match="engine 'fused' has no double backward"):
-        torch.autograd.grad(out.sum(), x, create_graph=True)
-
-
 def test_fused_rejects_other_cells_devices_and_dtypes():
     cell = rnnkit.MinGRUCell(3, 4)
     assert "fused has compiled loops for ElmanCell, LSTMCell and GRUCell only, not MinGRUCell" \

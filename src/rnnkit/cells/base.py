@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import math
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -134,6 +135,22 @@ class Cell(nn.Module, abc.ABC):
                 yield dot + name, value
             elif isinstance(value, nn.Module) and recurse:
                 yield from value.named_parameters(dot + name, True, remove_duplicate)
+
+    @contextmanager
+    def substituted(self, tensors: dict):
+        """Within the block the cell's math reads ``tensors`` (own name -> tensor) in place of those
+        parameters, so it can be recomputed, differentiably, from other tensors (an engine's double
+        backward does this); the parameters are put back after, also on error. Not thread-safe."""
+        aliases = self.__dict__.get("_aliases")
+        holder = self.__dict__["_owner"] if aliases is not None else self
+        names = {name: aliases[name] if aliases is not None else name for name in tensors}
+        kept = {held: holder._parameters[held] for held in names.values()}
+        try:
+            for name, held in names.items():
+                holder._parameters[held] = tensors[name]
+            yield self
+        finally:
+            holder._parameters.update(kept)
 
     def __getattr__(self, name: str):
         aliases = self.__dict__.get("_aliases")

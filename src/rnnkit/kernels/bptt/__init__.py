@@ -83,6 +83,7 @@ def run_family(rec, cell, x: torch.Tensor, state: State, lengths: torch.Tensor |
         if tap is not None:
             tap.inverse = inverse
     P = rec.params(cell)
+    rec.cell = cell  # a double backward recomputes through the cell's own math
     if checkpoint_every is None and tap is None:
         checkpoint_every = inference_segment(x, (x, *states, *P))
     Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states, *P)

@@ -33,6 +33,11 @@ class Recurrence:
 
     state_count = 1
     engine = "bptt"  # the engine name in messages
+    cell = None  # the cell it runs (set by the caller): a double backward recomputes through its math
+
+    def cell_tensors(self, P) -> dict:
+        """The cell's own parameters (name -> tensor) as differentiable functions of ``P``."""
+        raise NotImplementedError
 
     def new_states(self, saved, Y: torch.Tensor) -> tuple:
         """The states of a segment's steps: the outputs, for cells whose state is their output."""
@@ -132,8 +137,11 @@ def _segments(T: int, k: int | None) -> list[tuple[int, int]]:
 class BPTTFunction(torch.autograd.Function):
     """Forward and hand-written backward of one layer-direction over a sorted batch.
 
-    The backward is not itself differentiable (no double backward): use the reference or
-    native engine where gradients of gradients are needed.
+    The hand-written backward runs without a graph. When a backward is asked to build one
+    (``create_graph=True``: gradient penalties, Hessian-vector products, MAML), it recomputes
+    the layer through the cell's own differentiable math (the reference engine, with the
+    cell reading ``P``) and differentiates that instead: the same numbers, to rounding, and
+    a graph to differentiate again.
     """
 
     @staticmethod
@@ -165,9 +173,8 @@ class BPTTFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dY, *dfin):
-        if torch.is_grad_enabled():  # backward(create_graph=True): its result would silently lack a graph
-            raise RuntimeError(f"engine {ctx.rec.engine!r} has no double backward (create_graph=True); "
-                               "use engine='reference' or engine='native' for gradients of gradients")
+        if torch.is_grad_enabled():  # backward(create_graph=True): differentiate a recompute with a graph
+            return _differentiable_backward(ctx, dY, dfin)
         rec = ctx.rec
         S = rec.state_count
         x, Y, *rest = ctx.saved_tensors
@@ -200,3 +207,30 @@ class BPTTFunction(torch.autograd.Function):
             ctx.tap.backward(taps)
         dP = tuple(g if g is None or ctx.needs_input_grad[6 + S + i] else None for i, g in enumerate(grads))
         return (None, None, None, None, None, dx, *carry, *dP)
+
+
+def _differentiable_backward(ctx, dY, dfin) -> tuple:
+    """The gradients of the Function's inputs, with a graph: the layer recomputed by the reference
+    engine from the saved inputs, the cell reading ``P`` (see :class:`BPTTFunction`)."""
+    from rnnkit.kernels import reference
+
+    rec = ctx.rec
+    if ctx.tap is not None or rec.cell is None:
+        raise RuntimeError(f"engine {rec.engine!r}: gradients of gradients (create_graph=True) are not "
+                           f"available while recording states; record on a first-order backward")
+    S = rec.state_count
+    x, _, *rest = ctx.saved_tensors
+    start, P = tuple(rest[:S]), tuple(rest[S:])
+    sizes = torch.tensor(ctx.sizes)
+    lengths = None if ctx.sizes[-1] == x.shape[1] else (sizes[:, None] > torch.arange(x.shape[1])).sum(0)
+    with rec.cell.substituted(rec.cell_tensors(P)):
+        Y, fin = reference.run(rec.cell, x, start if S > 1 else start[0], lengths)
+    fin = fin if S > 1 else (fin,)
+    inputs = (x, *start, *P)
+    wanted = [i for i, t in enumerate(inputs) if t is not None and ctx.needs_input_grad[5 + i]]
+    grads = torch.autograd.grad((Y, *fin), [inputs[i] for i in wanted], (dY, *dfin), create_graph=True,
+                                allow_unused=True, materialize_grads=True)
+    out = [None] * len(inputs)
+    for i, g in zip(wanted, grads):
+        out[i] = g
+    return (None, None, None, None, None, *out)

@@ -22,6 +22,15 @@ class ElmanRecurrence(Recurrence):
         ln = (cell.ln_weight_ih, cell.ln_weight_hh) if self.ln else (None, None)
         return (cell.weight_ih, cell.weight_hh, b, *ln)
 
+    def cell_tensors(self, P) -> dict:
+        W_ih, W_hh, b, g_ih, g_hh = P
+        named = {"weight_ih": W_ih, "weight_hh": W_hh}
+        if b is not None:  # the cell adds b_ih and b_hh to the same sum
+            named.update(bias_ih=b, bias_hh=torch.zeros_like(b))
+        if self.ln:
+            named.update(ln_weight_ih=g_ih, ln_weight_hh=g_hh)
+        return named
+
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b, g_ih, g_hh = P
         k, B, I = x.shape

@@ -25,6 +25,10 @@ class GRURecurrence(Recurrence):
         ln = (cell.ln_weight_ih, cell.ln_weight_hh) if self.ln else (None, None)
         return (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, *ln)
 
+    def cell_tensors(self, P) -> dict:
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "ln_weight_ih", "ln_weight_hh")
+        return {name: t for name, t in zip(names, P) if t is not None}
+
     def forward_segment(self, P, x, start, Y, sizes, ends, fin):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
         k, B, I = x.shape

@@ -38,6 +38,15 @@ class LSTMRecurrence(Recurrence):
             else (None, None, None, None)
         return (cell.weight_ih[p], cell.weight_hh[p], None if b is None else b[p], cell.weight_hr, *ln)
 
+    def cell_tensors(self, P) -> dict:
+        p = _perm(self.H, P[0].device)  # its own inverse: swaps the g and o blocks back
+        W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
+        named = {"weight_ih": W_ih[p], "weight_hh": W_hh[p], "weight_hr": W_hr, "ln_weight_c": g_c, "ln_bias_c": b_c,
+                 "ln_weight_ih": None if g_ih is None else g_ih[p], "ln_weight_hh": None if g_hh is None else g_hh[p]}
+        if b is not None:  # the cell adds b_ih and b_hh to the same sum
+            named.update(bias_ih=b[p], bias_hh=torch.zeros_like(b))
+        return {name: t for name, t in named.items() if t is not None}
+
     def new_states(self, saved, Y):
         return Y, saved[3][1:]  # h_t, and c_t from C (k+1, B, H) without c before the segment
 
