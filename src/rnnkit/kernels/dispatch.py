@@ -149,6 +149,8 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
     to an engine that can record (see :func:`recording_engine`).
     """
     options = options or {}
+    if record is None and under_transform():
+        return ENGINES["reference"].run  # plain torch ops: what grad, jacrev and vmap can transform
     if record is not None:
         name = recording_engine(engine, cell, dtype, options, record, training, batch)
     else:
@@ -162,6 +164,15 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
     if record is not None:
         bound["record"] = record
     return partial(chosen.run, **bound) if bound else chosen.run
+
+
+def under_transform() -> bool:
+    """Whether a torch.func transform (grad, jacrev, jacfwd, vmap, ...) is running. Under one, every
+    engine gives way to the reference engine: its plain torch ops are what those transforms can
+    transform and batch (torch.nn's own fused RNN kernels have no batching rule), and its numbers
+    are every engine's to rounding."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)  # torch >= 2.0
+    return bool(active is not None and active())
 
 
 def run_recorded(cell, x: torch.Tensor, state=None, lengths: torch.Tensor | None = None, reverse: bool = False):
