@@ -11,6 +11,19 @@ import stat
 import torch
 
 
+class ShapeError(ValueError, RuntimeError):
+    """A wrong shape: a ValueError (rnnkit's rule), and a RuntimeError, which torch.nn raises for the same
+    mistake, so code written against torch.nn still catches it."""
+
+
+class DeviceError(ValueError, RuntimeError):
+    """Tensors on different devices: a ValueError, and torch.nn's RuntimeError."""
+
+
+class DtypeError(TypeError, ValueError):
+    """A dtype that does not match: a TypeError (rnnkit's rule for wrong types), and torch.nn's ValueError."""
+
+
 def check_size(owner: str, name: str, value, minimum: int = 1) -> int:
     """Return ``value`` as an int if it is an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -50,11 +63,11 @@ def check_tensor(owner: str, name: str, value) -> torch.Tensor:
 def check_like(owner: str, name: str, tensor: torch.Tensor, reference: torch.Tensor, what: str) -> None:
     """Check that ``tensor`` has the dtype and device of ``reference`` (described by ``what``)."""
     if tensor.dtype != reference.dtype:
-        raise TypeError(
+        raise DtypeError(
             f"{owner}: expected {name} of dtype {reference.dtype} (the dtype of {what}), got {tensor.dtype}"
         )
     if tensor.device != reference.device:
-        raise ValueError(
+        raise DeviceError(
             f"{owner}: expected {name} on device {reference.device} (the device of {what}), got {tensor.device}"
         )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit._checks import check_tensor
+from rnnkit._checks import ShapeError, check_tensor
 
 
 @dataclass
@@ -67,7 +67,7 @@ def prepare_input(owner: str, input, lengths, batch_first: bool, input_size: int
             lengths = check_lengths(owner, lengths, x.shape[0], x.shape[1])
         prep = Prepared(x, lengths, unbatched, None)
     if prep.x.shape[-1] != input_size:
-        raise ValueError(f"{owner}: expected input with {input_size} features (input_size) in its last dim, "
+        raise ShapeError(f"{owner}: expected input with {input_size} features (input_size) in its last dim, "
                          f"got {prep.x.shape[-1]} (input shape {tuple(prep.x.shape)} time-major)")
     if not prep.x.dtype.is_floating_point:
         raise TypeError(f"{owner}: expected a floating-point input, got {prep.x.dtype}")

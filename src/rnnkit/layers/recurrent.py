@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import init as rinit
-from rnnkit._checks import check_bool, check_memory, check_probability, check_size, check_tensor
+from rnnkit._checks import (DeviceError, DtypeError, ShapeError, check_bool, check_memory, check_probability,
+                            check_size, check_tensor)
 from rnnkit._state import State
 from rnnkit.cells.base import Cell
 from rnnkit.kernels import dispatch
@@ -199,10 +200,10 @@ class Recurrent(nn.Module):
         if param is None:
             return
         if x.dtype != param.dtype:
-            raise TypeError(f"{owner}: expected input of dtype {param.dtype} (the dtype of the weights), "
+            raise DtypeError(f"{owner}: expected input of dtype {param.dtype} (the dtype of the weights), "
                             f"got {x.dtype}; convert one with .to()")
         if x.device != param.device:
-            raise ValueError(f"{owner}: expected input on device {param.device} (the device of the weights), "
+            raise DeviceError(f"{owner}: expected input on device {param.device} (the device of the weights), "
                              f"got {x.device}")
 
     def _check_fits(self, x: torch.Tensor, training: bool) -> None:
@@ -246,13 +247,13 @@ class Recurrent(nn.Module):
             per_cell = template[k] if is_tuple else template  # (B, ...)
             expected = (LD, *per_cell.shape) if not prep.unbatched else (LD, *per_cell.shape[1:])
             if tuple(comp.shape) != expected:
-                raise ValueError(f"{owner}: expected {name} of shape {expected} (num_layers*num_directions, "
+                raise ShapeError(f"{owner}: expected {name} of shape {expected} (num_layers*num_directions, "
                                  f"{'' if prep.unbatched else 'batch, '}size), got {tuple(comp.shape)}"
                                  + self._batch_first_hint(raw_input, comp, prep))
             if comp.dtype != x.dtype:
-                raise TypeError(f"{owner}: expected {name} of dtype {x.dtype} (the input's), got {comp.dtype}")
+                raise DtypeError(f"{owner}: expected {name} of dtype {x.dtype} (the input's), got {comp.dtype}")
             if comp.device != x.device:
-                raise ValueError(f"{owner}: expected {name} on device {x.device} (the input's), got {comp.device}")
+                raise DeviceError(f"{owner}: expected {name} on device {x.device} (the input's), got {comp.device}")
             if prep.unbatched:
                 components[k] = comp.unsqueeze(1)  # (L*D, size) -> (L*D, 1, size)
         if is_tuple:

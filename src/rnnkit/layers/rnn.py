@@ -87,6 +87,12 @@ def _cuda_devices(device) -> list:
     return []
 
 
+def _no_projection(owner: str, proj_size) -> None:
+    """torch.nn.RNN/GRU take ``proj_size`` and refuse all but 0 with a ValueError: so do these."""
+    if check_size(owner, "proj_size", proj_size, minimum=0):
+        raise ValueError(f"{owner}: proj_size is only supported by LSTM, got proj_size={proj_size}")
+
+
 class RNN(_TorchLayer):
     r"""Elman RNN, a drop-in for ``torch.nn.RNN``:
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` for each layer, act tanh or ReLU.
@@ -112,7 +118,8 @@ class RNN(_TorchLayer):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, engine: str = "auto", checkpoint_every: int | None = None,
                  layer_norm: bool = False, init=None,
-                 spectral_radius: float | None = None) -> None:
+                 spectral_radius: float | None = None, proj_size: int = 0) -> None:
+        _no_projection("RNN", proj_size)
         self.nonlinearity = check_choice("RNN", "nonlinearity", nonlinearity, NONLINEARITIES)
         self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         self.proj_size = 0
@@ -186,7 +193,8 @@ class GRU(_TorchLayer):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, engine: str = "auto", checkpoint_every: int | None = None,
                  layer_norm: bool = False, init=None,
-                 spectral_radius: float | None = None) -> None:
+                 spectral_radius: float | None = None, proj_size: int = 0) -> None:
+        _no_projection("GRU", proj_size)
         self.mode = "GRU"
         self.proj_size = 0
         self._setup(GRUCell, input_size, hidden_size, num_layers, bias,
