@@ -18,9 +18,10 @@ from rnnkit.kernels import dispatch
 from rnnkit.kernels.record import Recorder
 from rnnkit.layers._inputs import Prepared, finish_output, prepare_input
 from rnnkit.layers.explain import needs_grad
+from rnnkit.layers.streaming import Streaming
 
 
-class Recurrent(nn.Module):
+class Recurrent(Streaming, nn.Module):
     r"""A multi-layer, optionally bidirectional recurrent network built from any cell.
 
     Layer ``l`` (and direction ``d``) runs a cell made by ``cell_factory(n)``, where

@@ -71,6 +71,12 @@ class LanguageModel(nn.Module):
         out, state = self.body(x, state, resets)  # (T, B, H): the body's read-out is the identity
         return self.head(self.drop(out)), state  # (T, B, V)
 
+    def step(self, ids: torch.Tensor, state=None):
+        """One token per sequence: ids (B,) int64 and the state -> (logits (B, V), state); stepping
+        through a text gives what ``forward`` over it gives (how :func:`sample` and ``rnnkit generate`` run)."""
+        logits, state = self(ids.reshape(1, -1), state)
+        return logits[0], state
+
 
 @torch.no_grad()
 def evaluate_nats(model: nn.Module, ids: torch.Tensor, *, lanes: int = 16, length: int = 256) -> float:

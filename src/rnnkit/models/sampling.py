@@ -23,7 +23,8 @@ from rnnkit._checks import check_size
 @torch.no_grad()
 def sample(model: nn.Module, prompt: torch.Tensor, length: int, *, temperature: float = 1.0,
            top_k: int | None = None, seed: int = 0, exclude: tuple = (), progress: bool = False) -> torch.Tensor:
-    """``length`` new token ids ``(length,)`` continuing ``prompt`` ``(P,)`` (P >= 1).
+    """``length`` new token ids ``(length,)`` continuing ``prompt`` ``(P,)`` (P >= 1) from ``model``, a
+    :class:`~rnnkit.models.LanguageModel` (the prompt through ``forward``, then one ``step`` per token).
 
     ``exclude`` lists ids never drawn (for example ``<unk>``). ``progress``: a progress bar on stderr
     when it is a terminal.
@@ -53,7 +54,7 @@ def sample(model: nn.Module, prompt: torch.Tensor, length: int, *, temperature: 
         else:
             token = int(torch.multinomial(torch.softmax(z / temperature, dim=0), 1, generator=gen))
         out.append(token)
-        logits, state = model(torch.tensor([[token]]), state)  # (1, 1, V)
-        last = logits[-1, 0]
+        logits, state = model.step(torch.tensor([token]), state)  # (1, V): one token, the state carried
+        last = logits[0]
     model.train(was_training)
     return torch.tensor(out, dtype=torch.long)
