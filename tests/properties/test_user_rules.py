@@ -72,6 +72,9 @@ class FixedLogits(nn.Module):
     def forward(self, ids, state=None):
         return self.logits.expand(ids.shape[0], ids.shape[1], -1), state
 
+    def step(self, ids, state=None):  # one token per sequence, as LanguageModel.step
+        return self.logits.expand(ids.shape[0], -1), state
+
 
 @pytest.mark.parametrize("temperature", [0.25, 0.5, 1.0, 2.0, 4.0])
 def test_samples_follow_softmax_of_logits_over_temperature(temperature):

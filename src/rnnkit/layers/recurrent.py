@@ -168,6 +168,7 @@ class Recurrent(Streaming, nn.Module):
             self._recorder = previous
 
     # -- forward ---------------------------------------------------------------------
+    @torch.compiler.disable  # like torch.nn's RNNs: run eagerly inside a compiled model (seconds to compile, not 30)
     def forward(self, input, hx: State | None = None, *, lengths=None):
         owner = type(self).__name__
         prep = prepare_input(owner, input, lengths, self.batch_first, self.input_size)
