@@ -28,16 +28,14 @@ class Recurrence:
       into ``Y`` (k, B, R) and final states into ``fin``; return (saved, end_state);
     - ``backward_segment(P, x, start, Y, saved, dY, carry, sizes, grads, need_dx)``:
       walk the segment backwards, update ``carry`` (the state gradients) in place,
-      accumulate ``grads``; return dx (k, B, I) or None.
+      accumulate ``grads``; return dx (k, B, I) or None;
+    - ``cell_tensors(P)``: the cell's own parameters (name -> tensor) as differentiable
+      functions of ``P``, for the double backward's recompute.
     """
 
     state_count = 1
     engine = "bptt"  # the engine name in messages
     cell = None  # the cell it runs (set by the caller): a double backward recomputes through its math
-
-    def cell_tensors(self, P) -> dict:
-        """The cell's own parameters (name -> tensor) as differentiable functions of ``P``."""
-        raise NotImplementedError
 
     def new_states(self, saved, Y: torch.Tensor) -> tuple:
         """The states of a segment's steps: the outputs, for cells whose state is their output."""
