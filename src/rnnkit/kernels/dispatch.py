@@ -155,8 +155,10 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
         name = recording_engine(engine, cell, dtype, options, record, training, batch)
     else:
         name = choose(cell, dtype, options, training, batch) if engine == "auto" else engine
-    if name == "fused" and torch.compiler.is_compiling():  # torch.export traces with fake tensors, which
-        name = "bptt"  # compiled C++ loops cannot take; bptt is the same math in torch ops
+    if name == "fused" and (torch.compiler.is_compiling() or torch.is_autocast_enabled("cpu")):
+        # torch.export traces with fake tensors, and autocast mixes dtypes inside the step: the compiled
+        # C++ loops take neither; bptt is the same math in torch ops
+        name = "bptt"
     chosen = ENGINES[name]
     reason = rejection(chosen, cell, dtype, options)
     if reason is not None:
