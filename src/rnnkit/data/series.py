@@ -72,8 +72,9 @@ def read_series(path, column: str = "", date_column: str = "", missing: str = "r
         if len(row) != width:
             raise ValueError(f"CSV file {name!r} row {n} has {len(row)} columns, expected {width}")
         cell = row[index].strip()
-        value = None if cell.lower() in MISSING else _number(cell)
-        if cell.lower() in MISSING or (value is not None and math.isnan(value)):  # "-nan" and "+NaN" too
+        absent = cell.lower() in MISSING
+        value = None if absent else _number(cell)
+        if absent or (value is not None and math.isnan(value)):  # "-nan" and "+NaN" too
             if missing == "reject":
                 raise ValueError(f"CSV file {name!r} row {n} column {label!r}: the value is missing; "
                                  f"use --missing fill to interpolate it")
