@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import classify, diagnose, esn, experiment, forecast, generate, info, train
+from rnnkit.cli import classify, diagnose, esn, experiment, export, forecast, generate, info, train
 from rnnkit.cli import eval as eval_cmd
 from rnnkit.cli.parsing import StrictParser
 
 COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate,
-            "forecast": forecast, "classify": classify,
+            "forecast": forecast, "classify": classify, "export": export,
             "diagnose": diagnose, "experiment": experiment}
 
 

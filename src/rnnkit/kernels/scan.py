@@ -93,8 +93,11 @@ def choose_mode(cell, T: int, lanes: int, device: torch.device, recording: bool 
     the chunked scan at B*H = 4,096 (T = 512 and 4,096) and lost to it at B*H = 256,
     T = 65,536, where each sequential step is too small to pay its dispatch. Not measured
     (no GPU was lent): on CUDA the Triton kernel is taken where it can run, else the log-space
-    form (chunked where b may be negative), since both avoid T dispatched steps.
+    form (chunked where b may be negative), since both avoid T dispatched steps. Traced
+    (torch.export, ONNX): the torch-op forms, chosen on T alone (the batch may be symbolic).
     """
+    if torch.compiler.is_compiling():
+        return "step" if T <= SHORT else "chunked"
     if device.type == "cpu" and not recording and fused_problem(cell, device) is None:
         return "fused"
     if T <= SHORT:

@@ -174,7 +174,9 @@ class Recurrent(Streaming, nn.Module):
         prep = prepare_input(owner, input, lengths, self.batch_first, self.input_size)
         self._check_like_parameters(prep.x)
         training = needs_grad(self, prep.x)
-        self._check_fits(prep.x, training)
+        tracing = torch.compiler.is_compiling()  # torch.export: shapes may be symbolic, so nothing may branch on them
+        if not tracing:
+            self._check_fits(prep.x, training)
         states = self._initial_states(hx, prep, input)
         layer_input = prep.x  # (T, B, I) for the first layer
         finals: list[State] = []
@@ -187,7 +189,7 @@ class Recurrent(Streaming, nn.Module):
                 if record is not None:
                     record.position = (layer, direction)
                 run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options(), training,
-                                      layer_input.shape[1], record)
+                                      1 if tracing else layer_input.shape[1], record)
                 out, final = run(cell, layer_input, states[index], prep.lengths, reverse=direction == 1)
                 outs.append(out)  # (T, B, Y)
                 finals.append(final)

@@ -15,6 +15,9 @@ state between windows, or None).
 torch writes a CRC-32 of every record in the file but never checks one; :func:`load_checkpoint`
 checks them all before it unpickles anything, so a flipped bit, a file cut short or overwritten
 in place is refused in one line instead of loading as NaN or wrong numbers.
+
+A ``.safetensors`` file written by ``rnnkit export`` (:mod:`rnnkit.train.weights_file`) loads
+as a checkpoint with ``config``, ``model`` and ``step`` only: enough to evaluate or generate, not to resume.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ import torch
 
 from rnnkit._checks import regular_file
 from rnnkit._write import atomic_write
+from rnnkit.data.files import read_bytes
+from rnnkit.train import weights_file
 
 FORMAT = "rnnkit-checkpoint-1"
 
@@ -55,6 +60,13 @@ def load_checkpoint(path: str | os.PathLike, required=("config", "model")) -> di
         regular_file(path, "checkpoint")  # a FIFO would block torch.load forever
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
+    if path.suffix.lower() == weights_file.SUFFIX:  # weights only (rnnkit export --format safetensors)
+        try:
+            ckpt = weights_file.read(path, read_bytes(path, "weights file"), FORMAT)
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
+        validate(ckpt, path, required)
+        return ckpt
     try:
         damaged = _damaged_record(path)
         if damaged:
