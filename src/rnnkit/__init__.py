@@ -13,7 +13,7 @@ from rnnkit import cells, data, diagnostics, init, kernels, models, reservoir, t
 from rnnkit.cells import Cell, ElmanCell, GRUCell, LinearCell, LSTMCell, MinGRUCell, MinLSTMCell
 from rnnkit.diagnostics import gradient_flow
 from rnnkit.layers.explain import explain
-from rnnkit.layers import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent
+from rnnkit.layers import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent, quantize_dynamic
 from rnnkit.train import TrainConfig, Trainer
 
 try:
@@ -24,6 +24,6 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "Recurrent", "explain",
     "Cell", "ElmanCell", "LSTMCell", "GRUCell", "LinearCell", "MinGRUCell", "MinLSTMCell",
-    "Trainer", "TrainConfig", "gradient_flow", "set_deterministic",
+    "Trainer", "TrainConfig", "gradient_flow", "set_deterministic", "quantize_dynamic",
     "cells", "data", "diagnostics", "init", "kernels", "models", "reservoir", "train", "__version__",
 ]

@@ -4,5 +4,7 @@ from rnnkit.layers.recording import record_states, recurrent_layers
 from rnnkit.layers.minimal import MinGRU, MinLSTM
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.rnn import GRU, LSTM, RNN
+from rnnkit.layers.quantize import quantize_dynamic
 
-__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "record_states", "recurrent_layers", "explain", "Explanation"]
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "record_states", "recurrent_layers", "explain", "Explanation",
+           "quantize_dynamic"]

@@ -76,7 +76,7 @@ class Recurrent(Streaming, nn.Module):
                  bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
                  engine: str = "auto", checkpoint_every: int | None = None, init=None,
                  spectral_radius: float | None = None) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # not super(): the drop-ins also derive from torch.nn's layers, whose __init__ never runs
         owner = type(self).__name__
         if not callable(cell_factory):
             raise TypeError(f"{owner}: expected cell_factory to be a callable (input_size) -> Cell, "

@@ -4,6 +4,13 @@ Same constructor arguments (positional order included), parameter names, gate or
 default initialisation (the same seed gives the same weights) and return values.
 Extras are keyword-only and default off: ``engine``, ``checkpoint_every``,
 ``layer_norm``, ``init``, ``spectral_radius``; ``forward`` also takes ``lengths=`` for padded batches.
+
+Each is an instance of its torch.nn counterpart (``isinstance(rnnkit.LSTM(2, 3), nn.LSTM)``), so
+code that dispatches on type (init loops, ``nn.RNNBase`` checks, privacy and pruning tools) treats
+it as the standard layer. torch.nn's constructor never runs: the weights are rnnkit's cells',
+adopted under torch.nn's names, and ``_flat_weights``, ``_flat_weights_names`` and ``all_weights``
+list exactly torch.nn's weights in torch.nn's order (a layer norm's gains, rnnkit-only, are not
+among them). torch.nn's ``forward`` is never called: rnnkit's engines run every call.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from rnnkit.layers.recurrent import Recurrent
 
 
 class _TorchLayer(Recurrent):
-    """Shared set-up of the three drop-ins: validation, torch.nn's init order, repr."""
+    """Shared set-up of the three drop-ins: validation, torch.nn's init order, torch.nn's weight lists, repr."""
 
     def _setup(self, make_cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                bidirectional, device, dtype, engine, checkpoint_every, layer_norm, init, spectral_radius) -> None:
@@ -37,6 +44,12 @@ class _TorchLayer(Recurrent):
                              checkpoint_every=checkpoint_every)
         self.reset_parameters()
         self._initialise(init, spectral_radius)
+        # what torch.nn.RNNBase keeps (its __setattr__, _apply, pickling and all_weights read them)
+        suffixes = [f"_l{k}{'_reverse' if d else ''}" for k in range(self.num_layers) for d in range(self.num_directions)]
+        self._all_weights = [[n + s for n, _ in cell.named_parameters() if not n.startswith("ln_")]
+                             for cell, s in zip(self.cells, suffixes)]
+        self._flat_weights_names = [n for names in self._all_weights for n in names]
+        self._init_flat_weights()
 
     def reset_parameters(self) -> None:
         """torch.nn's default, in torch.nn's order: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias."""
@@ -46,10 +59,25 @@ class _TorchLayer(Recurrent):
     def flatten_parameters(self) -> None:
         """Accepted for compatibility with torch.nn; rnnkit keeps no flat weight buffer."""
 
-    @property
-    def all_weights(self) -> list[list[nn.Parameter]]:
-        """Per layer and direction, the parameters in torch.nn's order."""
-        return [[p for n, p in cell.named_parameters() if not n.startswith("ln_")] for cell in self.cells]
+    def to_torch(self) -> nn.RNNBase:
+        """The torch.nn layer with this layer's settings and a copy of its weights (same device and dtype):
+        the same numbers from torch's own kernels (what :func:`rnnkit.quantize_dynamic` quantizes).
+        ValueError for a layer norm, which torch.nn's layers do not have."""
+        owner = type(self).__name__
+        if self.layer_norm:
+            raise ValueError(f"{owner}: torch.nn.{owner} has no layer norm, so a layer_norm=True layer has no "
+                             f"torch.nn equivalent")
+        param = self._flat_weights[0]
+        extra = {"nonlinearity": self.nonlinearity} if owner == "RNN" else {}
+        if owner == "LSTM":
+            extra["proj_size"] = self.proj_size
+        layer = getattr(nn, owner)(self.input_size, self.hidden_size, self.num_layers, bias=self.bias,
+                                   batch_first=self.batch_first, dropout=self.dropout,
+                                   bidirectional=self.bidirectional, device=param.device, dtype=param.dtype, **extra)
+        with torch.no_grad():
+            for name in self._flat_weights_names:
+                getattr(layer, name).copy_(getattr(self, name))
+        return layer.train(self.training)
 
     def extra_repr(self) -> str:
         s = torch_repr(self)
@@ -93,7 +121,7 @@ def _no_projection(owner: str, proj_size) -> None:
         raise ValueError(f"{owner}: proj_size is only supported by LSTM, got proj_size={proj_size}")
 
 
-class RNN(_TorchLayer):
+class RNN(_TorchLayer, nn.RNN):
     r"""Elman RNN, a drop-in for ``torch.nn.RNN``:
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` for each layer, act tanh or ReLU.
 
@@ -132,7 +160,7 @@ class RNN(_TorchLayer):
         return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
 
 
-class LSTM(_TorchLayer):
+class LSTM(_TorchLayer, nn.LSTM):
     r"""LSTM, a drop-in for ``torch.nn.LSTM`` (gates i, f, g, o; see :class:`rnnkit.cells.LSTMCell`).
 
     Args (as torch.nn.LSTM): input_size, hidden_size, num_layers=1, bias=True,
@@ -169,7 +197,7 @@ class LSTM(_TorchLayer):
                     spectral_radius)
 
 
-class GRU(_TorchLayer):
+class GRU(_TorchLayer, nn.GRU):
     r"""GRU, a drop-in for ``torch.nn.GRU`` (gates r, z, n; see :class:`rnnkit.cells.GRUCell`).
 
     Args (as torch.nn.GRU): input_size, hidden_size, num_layers=1, bias=True,
