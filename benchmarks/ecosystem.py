@@ -7,8 +7,10 @@ with the first words of the error otherwise.
 """
 from __future__ import annotations
 
+import time
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jacrev, vmap
@@ -104,10 +106,77 @@ def t_isinstance(ours, theirs, x):
         raise AssertionError(f"isinstance(layer, nn.{KIND}) is False")
 
 
+def t_rnnbase_dispatch(ours, theirs, x):  # what init loops, pruning and privacy tools test
+    if not isinstance(ours, nn.RNNBase) or ours._flat_weights_names != theirs._flat_weights_names:
+        raise AssertionError("not an nn.RNNBase with torch.nn's weight names")
+
+
+def t_exact_type(ours, theirs, x):  # e.g. a table keyed by type(module)
+    if type(ours) is not type(theirs):
+        raise AssertionError(f"type(layer) is {type(ours).__module__}.{KIND}, a subclass of nn.{KIND}")
+
+
+def _quantized(module) -> bool:
+    return type(module).__module__.startswith("torch.ao.nn.quantized.dynamic")
+
+
 def t_quantize_dynamic(ours, theirs, x):
     q = torch.ao.quantization.quantize_dynamic(nn.Sequential(ours), {type(theirs)}, dtype=torch.qint8)
-    if type(q[0]).__module__.startswith("rnnkit"):
-        raise AssertionError(f"left unquantized (not an nn.{KIND})")
+    if not _quantized(q[0]):
+        raise AssertionError("left in float (torch's matches exact types)")
+
+
+def t_rnnkit_quantize_dynamic(ours, theirs, x):
+    spec = {type(theirs)}
+    a = rnnkit.quantize_dynamic(nn.Sequential(ours), spec, dtype=torch.qint8)
+    b = torch.ao.quantization.quantize_dynamic(nn.Sequential(theirs), spec, dtype=torch.qint8)
+    if not _quantized(b[0]):
+        raise AssertionError(f"torch has no dynamically quantized {KIND}")
+    _close(a(x)[0], b(x)[0])
+
+
+def t_onnx(ours, theirs, x):
+    import onnxruntime
+
+    from rnnkit.jobs.export import onnx_bytes
+    raw, inputs, _, _ = onnx_bytes(ours.eval(), {})
+    session = onnxruntime.InferenceSession(raw, providers=["CPUExecutionProvider"])
+    state = [np.zeros((1, x.shape[1], 4), np.float32) for _ in inputs[1:]]
+    for t in range(x.shape[0]):
+        y, *state = session.run(None, {"x": x[t].numpy(), **dict(zip(inputs[1:], state))})
+        _close(torch.from_numpy(y), theirs(x[:t + 1])[0][-1].detach())
+
+
+def t_ddp(ours, theirs, x):
+    import tempfile
+
+    import torch.distributed as dist
+    with tempfile.NamedTemporaryFile() as f:
+        dist.init_process_group("gloo", init_method=f"file://{f.name}", rank=0, world_size=1)
+        try:
+            model = nn.parallel.DistributedDataParallel(ours)
+            model(x)[0].square().sum().backward()
+        finally:
+            dist.destroy_process_group()
+    theirs(x)[0].square().sum().backward()
+    _close(ours.weight_hh_l0.grad, theirs.weight_hh_l0.grad)
+
+
+def t_compile_time(ours, theirs, x):
+    """Seconds from torch.compile to the end of the first training step, each after a reset; the second of
+    two rounds (the first pays torch's own one-off start-up)."""
+    times = {}
+    for _ in range(2):
+        for name, layer in (("theirs", theirs), ("ours", ours)):
+            torch._dynamo.reset()
+            start = time.perf_counter()
+            torch.compile(layer)(x)[0].square().sum().backward()
+            times[name] = time.perf_counter() - start
+    times = [times["ours"], times["theirs"]]
+    ratio = times[0] / times[1]
+    if ratio > 2:
+        raise AssertionError(f"{times[0]:.2f} s, {ratio:.1f}x torch.nn's {times[1]:.2f} s")
+    return f"{times[0]:.2f} s ({ratio:.1f}x torch.nn's)"
 
 
 def t_jit_script(ours, theirs, x):
@@ -118,15 +187,19 @@ TOOLS = {"torch.func.grad": t_func_grad, "torch.func.jacrev": t_jacrev, "torch.f
          "double backward": t_double_backward, "torch.compile (train)": t_compile_train,
          "torch.export (inference)": t_export, "autocast inference (CPU bf16)": t_autocast,
          "autocast training (CPU bf16)": t_autocast_train,
-         "clip_grad_norm_": t_clip_grad_norm, "weight_norm": t_weight_norm, "isinstance(m, nn.X)": t_isinstance,
-         "quantize_dynamic": t_quantize_dynamic, "torch.jit.script": t_jit_script}
+         "torch.compile time (train, 1st call)": t_compile_time,
+         "clip_grad_norm_": t_clip_grad_norm, "weight_norm": t_weight_norm, "DDP (gloo, 1 process)": t_ddp,
+         "isinstance(m, nn.X)": t_isinstance, "isinstance(m, nn.RNNBase) dispatch (Opacus-style)": t_rnnbase_dispatch,
+         "type(m) is nn.X": t_exact_type,
+         "torch quantize_dynamic": t_quantize_dynamic, "rnnkit.quantize_dynamic": t_rnnkit_quantize_dynamic,
+         "ONNX step graph in onnxruntime": t_onnx, "torch.jit.script": t_jit_script}
 
 
 def main() -> None:
     global KIND
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    for KIND in ("LSTM", "GRU"):
+    for KIND in ("LSTM", "GRU", "RNN"):
         table()
 
 
@@ -140,8 +213,8 @@ def table() -> None:
             ours, theirs = _pair(engine)
             x = torch.randn(5, 2, 3)
             try:
-                tool(ours, theirs, x)
-                cells.append("yes")
+                said = tool(ours, theirs, x)
+                cells.append("yes" if said is None else f"yes: {said}")
             except Exception as exc:  # noqa: BLE001  (a cell of the table, whatever failed)
                 words = " ".join(str(exc).split())[:60] or type(exc).__name__
                 cells.append(f"no: {words}")

@@ -170,3 +170,18 @@ def test_to_torch_gives_torchs_layer_with_the_same_numbers():
     assert type(ref) is nn.LSTM and ref.proj_size == 3 and ref.batch_first
     x = torch.randn(2, 5, 4, dtype=torch.float64)
     torch.testing.assert_close(ref(x)[0], kit(x)[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_torch_jit_script_scripts_torchs_equivalent_layer(kind):
+    torch.manual_seed(0)
+    model = Tagger(getattr(rnnkit, kind)(3, 5, 2, batch_first=True)).eval()
+    x = torch.randn(2, 6, 3)
+    want = model(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit announces its deprecation
+        scripted = torch.jit.script(model)
+    torch.testing.assert_close(scripted(x), want, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="has no layer norm"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(getattr(rnnkit, kind)(3, 5, layer_norm=True))

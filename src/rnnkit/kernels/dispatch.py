@@ -159,6 +159,9 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
         # torch.export traces with fake tensors, and autocast mixes dtypes inside the step: the compiled
         # C++ loops take neither; bptt is the same math in torch ops
         name = "bptt"
+    elif name == "native" and engine == "auto" and torch.is_autocast_enabled("cpu") and bptt.unsupported(
+            cell, dtype) is None:
+        name = "bptt"  # oneDNN has no bfloat16 LSTM without AVX-512 BF16 (torch.nn's LSTM fails there too)
     chosen = ENGINES[name]
     reason = rejection(chosen, cell, dtype, options)
     if reason is not None:

@@ -99,3 +99,10 @@ def _record(record: Recorder, cell: Cell, x: torch.Tensor, lengths, reverse: boo
         for j, part in enumerate(parts(new_state)):
             if part.requires_grad:
                 part.register_hook(partial(recording.write_grad, t, j))
+
+
+def autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The dtype autocast runs recurrent layers in on ``x``'s device (bfloat16 on the CPU by default), or None
+    when it is off."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None

@@ -188,7 +188,7 @@ class Recurrent(Streaming, nn.Module):
                 cell = self._cells[index]
                 if record is not None:
                     record.position = (layer, direction)
-                run = dispatch.select(self.engine, cell, layer_input.dtype, self.engine_options(), training,
+                run = dispatch.select(self.engine, cell, prep.x.dtype, self.engine_options(), training,
                                       1 if tracing else layer_input.shape[1], record)
                 out, final = run(cell, layer_input, states[index], prep.lengths, reverse=direction == 1)
                 outs.append(out)  # (T, B, Y)

@@ -59,6 +59,11 @@ class _TorchLayer(Recurrent):
     def flatten_parameters(self) -> None:
         """Accepted for compatibility with torch.nn; rnnkit keeps no flat weight buffer."""
 
+    def __prepare_scriptable__(self) -> nn.RNNBase:
+        """``torch.jit.script`` scripts :meth:`to_torch`'s layer in this one's place (TorchScript cannot compile
+        rnnkit's engine dispatch): torch's kernels, the same numbers; ``lengths=`` is not taken there."""
+        return self.to_torch()
+
     def to_torch(self) -> nn.RNNBase:
         """The torch.nn layer with this layer's settings and a copy of its weights (same device and dtype):
         the same numbers from torch's own kernels (what :func:`rnnkit.quantize_dynamic` quantizes).

@@ -19,7 +19,7 @@ from rnnkit.kernels.bptt.elman import ElmanRecurrence
 from rnnkit.kernels.bptt.gru import GRURecurrence
 from rnnkit.kernels.bptt.lstm import LSTMRecurrence
 from rnnkit.kernels.record import Recorder, Recording, hold_after_end
-from rnnkit.kernels.reference import reverse_time, zero_padding
+from rnnkit.kernels.reference import autocast_dtype, reverse_time, zero_padding
 
 FAMILIES = ((LSTMCell, LSTMRecurrence), (GRUCell, GRURecurrence), (ElmanCell, ElmanRecurrence))
 DTYPES = (torch.float32, torch.float64)
@@ -46,7 +46,7 @@ def unsupported(cell, dtype: torch.dtype) -> str | None:
 def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None, reverse: bool = False,
         checkpoint_every: int | None = None, *, record: Recorder | None = None) -> tuple[torch.Tensor, State]:
     """Run ``cell`` over ``x`` (T, B, I) from ``state`` with hand-written BPTT."""
-    reason = unsupported(cell, x.dtype)
+    reason = unsupported(cell, x.dtype if autocast_dtype(x) is None else cell.weight_hh.dtype)
     if reason is not None:
         raise ValueError(f"engine 'bptt' cannot run this request: {reason}")
     return run_family(family_of(cell)(cell), cell, x, state, lengths, reverse, checkpoint_every, record)
@@ -86,7 +86,14 @@ def run_family(rec, cell, x: torch.Tensor, state: State, lengths: torch.Tensor |
     rec.cell = cell  # a double backward recomputes through the cell's own math
     if checkpoint_every is None and tap is None:
         checkpoint_every = inference_segment(x, (x, *states, *P))
-    Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states, *P)
+    cast = autocast_dtype(x)
+    if cast is None:
+        Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states, *P)
+    else:  # as autocast runs torch.nn's RNNs: inputs, state and weights cast to its dtype, one dtype throughout
+        x, states = x.to(cast), tuple(s.to(cast) for s in states)
+        P = tuple(None if p is None else p.to(cast) for p in P)
+        with torch.autocast(x.device.type, enabled=False):
+            Y, *finals = BPTTFunction.apply(rec, sizes, checkpoint_every, cell.output_size, tap, x, *states, *P)
     if order is not None:
         Y = Y.index_select(1, inverse)
         finals = [f.index_select(0, inverse) for f in finals]
