@@ -77,9 +77,11 @@ def t_export(ours, theirs, x):
 
 
 def t_autocast(ours, theirs, x):
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        a, b = ours(x)[0], theirs(x)[0]
-    if not torch.allclose(a.float(), b.float(), atol=3e-2, rtol=0):  # bfloat16 keeps ~3 digits
+    with torch.no_grad():
+        b = theirs(x)[0]  # float32: torch.nn's own LSTM fails under CPU bf16 autocast without AVX-512 BF16
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            a = ours(x)[0]
+    if not torch.allclose(a.float(), b, atol=3e-2, rtol=0):  # bfloat16 keeps ~3 digits
         raise AssertionError("differs beyond bfloat16 rounding")
 
 

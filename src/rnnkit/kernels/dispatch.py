@@ -22,6 +22,7 @@ from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit.kernels import bptt, native, reference, scan
 from rnnkit.kernels.fused import recurrent as fused_loops
 from rnnkit.kernels.record import Recorder
+from rnnkit.kernels.reference import under_transform
 
 
 @dataclass(frozen=True)
@@ -171,15 +172,6 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
     if record is not None:
         bound["record"] = record
     return partial(chosen.run, **bound) if bound else chosen.run
-
-
-def under_transform() -> bool:
-    """Whether a torch.func transform (grad, jacrev, jacfwd, vmap, ...) is running. Under one, every
-    engine gives way to the reference engine: its plain torch ops are what those transforms can
-    transform and batch (torch.nn's own fused RNN kernels have no batching rule), and its numbers
-    are every engine's to rounding."""
-    active = getattr(torch._C, "_are_functorch_transforms_active", None)  # torch >= 2.0
-    return bool(active is not None and active())
 
 
 def run_recorded(cell, x: torch.Tensor, state=None, lengths: torch.Tensor | None = None, reverse: bool = False):

@@ -106,3 +106,25 @@ def autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
     when it is off."""
     device = x.device.type
     return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+
+
+def under_transform() -> bool:
+    """Whether a torch.func transform (grad, jacrev, jacfwd, vmap, ...) is running. Under one, every
+    engine gives way to the reference engine: its plain torch ops are what those transforms can
+    transform and batch (torch.nn's own fused RNN kernels have no batching rule), and its numbers
+    are every engine's to rounding."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)  # torch >= 2.0
+    return bool(active is not None and active())
+
+
+def legacy_batched(*tensors) -> bool:
+    """Whether a tensor is batched by torch's older vmap (the one ``gradcheck(check_batched_grad=True)`` uses)."""
+    test = getattr(torch._C._functorch, "is_legacy_batchedtensor", None)
+    return test is not None and any(t is not None and test(t) for t in tensors)
+
+
+def batched(*tensors) -> bool:
+    """Whether ``tensors`` are (or may be) batched by a vmap, new or old: then only plain torch ops may touch
+    them (no ``out=``, no writes into a preallocated tensor)."""
+    return under_transform() or legacy_batched(*tensors)
+

@@ -27,6 +27,8 @@ import math
 
 import torch
 
+from rnnkit.kernels.reference import batched
+
 FORMS = ("sequential", "chunked", "log", "triton")
 
 
@@ -37,9 +39,16 @@ def chunk_size(T: int) -> int:
 
 def sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, reverse: bool = False) -> torch.Tensor:
     """Every state, one step at a time: (T, *S)."""
-    out = torch.empty_like(b)
+    order = range(a.shape[0] - 1, -1, -1) if reverse else range(a.shape[0])
     h = h0
-    for t in (range(a.shape[0] - 1, -1, -1) if reverse else range(a.shape[0])):
+    if batched(a, b, h0):  # under a vmap: no writes into a preallocated tensor
+        states = []
+        for t in order:
+            h = torch.addcmul(b[t], a[t], h)
+            states.append(h)
+        return torch.stack(states[::-1] if reverse else states)
+    out = torch.empty_like(b)
+    for t in order:
         h = torch.addcmul(b[t], a[t], h, out=out[t])
     return out
 
@@ -60,10 +69,16 @@ def chunked(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, reverse: bool = 
     # Padding with a = 1, b = 0 after the end changes no state before it.
     A = _pad(a, n * C - T, 1.0).view(n, C, *S)  # (n, C, *S)
     Bc = _pad(b, n * C - T, 0.0).view(n, C, *S)  # (n, C, *S)
-    local = torch.empty_like(Bc)  # each chunk's states from a zero start
-    local[:, 0] = Bc[:, 0]
-    for c in range(1, C):
-        torch.addcmul(Bc[:, c], A[:, c], local[:, c - 1], out=local[:, c])
+    if batched(a, b, h0):  # under a vmap: no writes into a preallocated tensor
+        steps = [Bc[:, 0]]
+        for c in range(1, C):
+            steps.append(torch.addcmul(Bc[:, c], A[:, c], steps[-1]))
+        local = torch.stack(steps, dim=1)
+    else:
+        local = torch.empty_like(Bc)  # each chunk's states from a zero start
+        local[:, 0] = Bc[:, 0]
+        for c in range(1, C):
+            torch.addcmul(Bc[:, c], A[:, c], local[:, c - 1], out=local[:, c])
     prod = torch.cumprod(A, dim=1)  # (n, C, *S): a's running product inside each chunk
     return _carry(local, prod, h0)[:T]
 
@@ -71,12 +86,13 @@ def chunked(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, reverse: bool = 
 def _carry(local: torch.Tensor, prod: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
     """Chunk-local states and running products (n, C, *S) -> the states from ``h0`` (n*C, *S)."""
     n, C = local.shape[:2]
-    starts = torch.empty((n, *local.shape[2:]), dtype=local.dtype, device=local.device)  # state before each chunk
+    before = []  # the state before each chunk
     h = h0
     for k in range(n):
-        starts[k] = h
+        before.append(h)
         h = torch.addcmul(local[k, -1], prod[k, -1], h)
-    return torch.addcmul(local, prod, starts.unsqueeze(1)).view(n * C, *local.shape[2:])
+    starts = torch.stack(before)  # (n, *S)
+    return torch.addcmul(local, prod, starts.unsqueeze(1)).reshape(n * C, *local.shape[2:])
 
 
 def log_space(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor, reverse: bool = False,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.kernels.bptt.norm import ln_backward, ln_forward, ln_normalised
+from rnnkit.kernels.reference import batched
 
 
 class Recurrence:
@@ -175,7 +176,9 @@ class BPTTFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dY, *dfin):
-        if torch.is_grad_enabled():  # backward(create_graph=True): differentiate a recompute with a graph
+        if torch.is_grad_enabled() or batched(dY, *dfin):
+            # backward(create_graph=True), or a torch.func transform over the backward (vmap of a vector-Jacobian
+            # product, as gradcheck's batched check): differentiate a recompute in plain torch ops instead
             return _differentiable_backward(ctx, dY, dfin)
         rec = ctx.rec
         S = rec.state_count
@@ -212,8 +215,8 @@ class BPTTFunction(torch.autograd.Function):
 
 
 def _differentiable_backward(ctx, dY, dfin) -> tuple:
-    """The gradients of the Function's inputs, with a graph: the layer recomputed by the reference
-    engine from the saved inputs, the cell reading ``P`` (see :class:`BPTTFunction`)."""
+    """The gradients of the Function's inputs, with a graph when one is asked for: the layer recomputed by
+    the reference engine from the saved inputs, the cell reading ``P`` (see :class:`BPTTFunction`)."""
     from rnnkit.kernels import reference
 
     rec = ctx.rec
@@ -225,12 +228,13 @@ def _differentiable_backward(ctx, dY, dfin) -> tuple:
     start, P = tuple(rest[:S]), tuple(rest[S:])
     sizes = torch.tensor(ctx.sizes)
     lengths = None if ctx.sizes[-1] == x.shape[1] else (sizes[:, None] > torch.arange(x.shape[1])).sum(0)
-    with rec.cell.substituted(rec.cell_tensors(P)):
+    create = torch.is_grad_enabled()
+    with rec.cell.substituted(rec.cell_tensors(P)), torch.enable_grad():
         Y, fin = reference.run(rec.cell, x, start if S > 1 else start[0], lengths)
     fin = fin if S > 1 else (fin,)
     inputs = (x, *start, *P)
     wanted = [i for i, t in enumerate(inputs) if t is not None and ctx.needs_input_grad[5 + i]]
-    grads = torch.autograd.grad((Y, *fin), [inputs[i] for i in wanted], (dY, *dfin), create_graph=True,
+    grads = torch.autograd.grad((Y, *fin), [inputs[i] for i in wanted], (dY, *dfin), create_graph=create,
                                 allow_unused=True, materialize_grads=True)
     out = [None] * len(inputs)
     for i, g in zip(wanted, grads):

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from rnnkit.cells.mingru import MinCell, MinGRUCell
 from rnnkit.cells.minlstm import MinLSTMCell
 from rnnkit.kernels import fused
+from rnnkit.kernels.reference import batched
 from rnnkit.kernels.scan_forms import linear_scan
 
 SOURCE = "min_scan"
@@ -73,7 +74,7 @@ class MinScan(torch.autograd.Function):
         x, weight, bias, h0, lengths, h = ctx.saved_tensors
         cell = ctx.cell
         wanted = ctx.needs_input_grad[:4]
-        if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
+        if torch.is_grad_enabled() or batched(grad_h):  # create_graph=True, or a vmap over this backward
             return (*_differentiable_grads(cell, x, weight, bias, h0, lengths, grad_h, wanted), None, None)
         kernel = fused.load(SOURCE)
         T, B, _ = x.shape
@@ -108,11 +109,12 @@ def _differentiable_grads(cell, x, weight, bias, h0, lengths, grad_h, wanted) ->
     """The four input gradients with a graph, recomputed through the differentiable chunked scan."""
     inputs = (x, weight, bias, h0)
     targets = [t for t, w in zip(inputs, wanted) if w]
+    create = torch.is_grad_enabled()
     with torch.enable_grad():
         a, b = cell.coefficients_of(F.linear(x, weight, bias))  # (T, B, H) each
         dead = (torch.arange(x.shape[0]).unsqueeze(1) >= lengths).to(x.device).unsqueeze(-1)  # (T, B, 1)
         again = linear_scan(a.masked_fill(dead, 1.0), b.masked_fill(dead, 0.0), h0, form="chunked")
-        found = iter(torch.autograd.grad(again, targets, grad_h, create_graph=True, allow_unused=True))
+        found = iter(torch.autograd.grad(again, targets, grad_h, create_graph=create, allow_unused=True))
     return [next(found) if w else None for w in wanted]
 
 
