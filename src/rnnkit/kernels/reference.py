@@ -127,4 +127,3 @@ def batched(*tensors) -> bool:
     """Whether ``tensors`` are (or may be) batched by a vmap, new or old: then only plain torch ops may touch
     them (no ``out=``, no writes into a preallocated tensor)."""
     return under_transform() or legacy_batched(*tensors)
-
