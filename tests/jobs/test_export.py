@@ -11,6 +11,7 @@ import onnxruntime
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.jobs import export
 from rnnkit.models import Forecaster, LanguageModel, SequenceClassifier, SequenceModel
@@ -63,6 +64,12 @@ def test_forecaster_streams_in_onnxruntime_with_carried_state(cell):
     model = Forecaster(2, 12, horizon=3, cell=cell).eval()
     x = torch.randn(10, 4, 2)
     assert_streams_like_rnnkit(model, x, (torch.randn(1, 4, 12),))
+
+
+def test_a_bare_layer_with_projection_streams_with_its_own_state_shapes():
+    torch.manual_seed(3)
+    layer = rnnkit.LSTM(3, 6, 2, proj_size=2).eval()  # h (L, B, 2), c (L, B, 6)
+    assert_streams_like_rnnkit(layer, torch.randn(7, 4, 3), (torch.randn(2, 4, 2), torch.randn(2, 4, 6)))
 
 
 def test_models_that_cannot_stream_are_refused_with_the_reason():

@@ -4,7 +4,7 @@
 inputs and outputs, so a deployed model streams: feed ``x`` and the state, get ``y`` and
 the next state, feed that state back with the next input. Inputs: ``x`` ((B,) int64
 token ids for a language model; (B, I) float32 values otherwise) and the state
-components (``h``, and ``c`` for an LSTM), each (L, B, H) as the layer's ``hx``, zeros to
+components (``h``, and ``c`` for an LSTM), each (L, B, ·) as the layer's ``hx``, zeros to
 start; outputs: ``y`` (the model's output at that step: (B, V) logits, (B, K) forecasts
 or (B, O) predictions) and ``h_out`` (``c_out``). The batch B is free. The graph is traced
 through the layer's own engine with ``torch.onnx.export`` (dynamo) and, where onnxruntime
@@ -99,19 +99,19 @@ def streamable(model: nn.Module) -> tuple[Recurrent, bool, int]:
     if layer.bidirectional:
         raise ValueError("its recurrent layer is bidirectional: the reverse direction reads each sequence from "
                          "its end, so it cannot stream; export its weights with --format safetensors")
-    state = layer._cells[0].init_state(1, torch.device("cpu"), torch.float32)
+    state = layer.cells[0].init_state(1, torch.device("cpu"), torch.float32)
     return layer, isinstance(model, LanguageModel), 1 if isinstance(state, torch.Tensor) else len(state)
 
 
-def _example(model: nn.Module, layer: Recurrent, tokens: bool, components: int, steps: int, batch: int,
-             generator: torch.Generator):
+def _example(model: nn.Module, layer: Recurrent, tokens: bool, steps: int, batch: int, generator: torch.Generator):
     """A random input sequence (steps, batch, ...) and a random starting state for the model."""
     if tokens:
         x = torch.randint(model.vocab_size, (steps, batch), generator=generator)
     else:
         x = torch.randn(steps, batch, layer.input_size, generator=generator)
-    shape = (len(layer._cells), batch, layer._cells[0].hidden_size)
-    state = tuple(0.5 * torch.randn(shape, generator=generator) for _ in range(components))
+    template = layer.cells[0].init_state(batch, torch.device("cpu"), torch.float32)  # per component (B, ·)
+    parts = (template,) if isinstance(template, torch.Tensor) else tuple(template)
+    state = tuple(0.5 * torch.randn(len(layer.cells), *p.shape, generator=generator) for p in parts)  # (L, B, ·)
     return x, state
 
 
@@ -145,7 +145,7 @@ def onnx_bytes(model: nn.Module, config: dict) -> tuple[bytes, tuple, tuple, tup
     layer, tokens, components = streamable(model)
     names, out_names = state_names(components)
     graph = StepGraph(model.eval(), tokens, components).eval()
-    x, state = _example(model, layer, tokens, components, 1, TRACE_BATCH, torch.Generator().manual_seed(0))
+    x, state = _example(model, layer, tokens, 1, TRACE_BATCH, torch.Generator().manual_seed(0))
     batch = torch.export.Dim("batch")
     dynamic = ({0: batch}, tuple({1: batch} for _ in range(components)))
     with _quiet(), torch.no_grad():
@@ -173,7 +173,7 @@ def check_onnx(raw: bytes, model: nn.Module, kind: tuple) -> tuple[float | None,
         return None, "not checked: onnxruntime is not installed (pip install onnxruntime)"
     tokens, components = kind
     layer = recurrent_layer(model)
-    x, state = _example(model, layer, tokens, components, CHECK_STEPS, CHECK_BATCH, torch.Generator().manual_seed(1))
+    x, state = _example(model, layer, tokens, CHECK_STEPS, CHECK_BATCH, torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, final = model(x, state[0] if components == 1 else state)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
