@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             raise ValueError(problem)
         ckpt = load_checkpoint(args.checkpoint)
-        _, restored = jobs.restore(args.checkpoint)
+        _, restored = jobs.restore_checkpoint(ckpt, args.checkpoint)
         done = export.save(restored.model, out, args.format, config=ckpt["config"], step=int(ckpt.get("step", 0)),
                            check=not args.no_check)
     except (ValueError, TypeError, CheckpointError) as exc:

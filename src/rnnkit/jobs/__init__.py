@@ -27,7 +27,11 @@ def get(name: str):
 
 def restore(path):
     """``(job, restored)`` from any checkpoint written by ``rnnkit train`` (CheckpointError if it is bad)."""
-    ckpt = load_checkpoint(path)
+    return restore_checkpoint(load_checkpoint(path), path)
+
+
+def restore_checkpoint(ckpt: dict, path):
+    """``(job, restored)`` from a checkpoint already read from ``path`` (CheckpointError if it is bad)."""
     task = ckpt["config"].get("task")  # load_checkpoint has checked that config is a dict
     if task not in JOBS:
         raise CheckpointError(f"checkpoint {path} names no known task (got {task!r}; valid tasks are "
@@ -36,5 +40,5 @@ def restore(path):
     return job, job.restore(ckpt, path)
 
 
-__all__ = ["JOBS", "DEFAULT", "get", "restore", "Built", "Restored", "EvalOptions", "from_mapping", "to_mapping",
-           "read_toml", "load_for", "report_weights", "resumed_values"]
+__all__ = ["JOBS", "DEFAULT", "get", "restore", "restore_checkpoint", "Built", "Restored", "EvalOptions",
+           "from_mapping", "to_mapping", "read_toml", "load_for", "report_weights", "resumed_values"]

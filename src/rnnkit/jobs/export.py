@@ -94,7 +94,7 @@ def streamable(model: nn.Module) -> tuple[Recurrent, bool, int]:
     reason if the model cannot run one step at a time."""
     if isinstance(model, (SequenceClassifier, LengthsFromMask)):
         raise ValueError("a sequence classifier reads each whole sequence before it answers, so it has no "
-                         f"step graph with carried state; export its weights with --format safetensors")
+                         "step graph with carried state; export its weights with --format safetensors")
     layer = recurrent_layer(model)
     if layer.bidirectional:
         raise ValueError("its recurrent layer is bidirectional: the reverse direction reads each sequence from "
@@ -161,7 +161,7 @@ def onnx_bytes(model: nn.Module, config: dict) -> tuple[bytes, tuple, tuple, tup
 
 def _describe(tokens: bool, names: tuple) -> str:
     x = "x (B,) int64 token ids" if tokens else "x (B, I) float32"
-    return f"{x}; {', '.join(names)} (L, B, H) float32 state, zeros to start; outputs y and {', '.join(names)}_out"
+    return f"{x}; {', '.join(names)} (L, B, ·) float32 state, zeros to start; outputs y and {', '.join(names)}_out"
 
 
 def check_onnx(raw: bytes, model: nn.Module, kind: tuple) -> tuple[float | None, str]:

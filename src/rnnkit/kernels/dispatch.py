@@ -156,10 +156,13 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
         name = recording_engine(engine, cell, dtype, options, record, training, batch)
     else:
         name = choose(cell, dtype, options, training, batch) if engine == "auto" else engine
-    if name == "fused" and (torch.compiler.is_compiling() or torch.is_autocast_enabled("cpu")):
-        # torch.export traces with fake tensors, and autocast mixes dtypes inside the step: the compiled
-        # C++ loops take neither; bptt is the same math in torch ops
-        name = "bptt"
+    if name in ("fused", "bptt") and torch.compiler.is_compiling():
+        # traced (torch.export, ONNX): fake tensors and sizes that may be symbolic, which the compiled loops
+        # and bptt's size-tuned buffers cannot take; the reference engine's plain ops trace as they are, with
+        # the same numbers (checkpoint_every saves memory for a backward; a traced graph runs forward only)
+        return ENGINES["reference"].run
+    if name == "fused" and torch.is_autocast_enabled("cpu"):
+        name = "bptt"  # autocast mixes dtypes inside the step: the compiled loops take one; bptt casts (bptt.run)
     elif name == "native" and engine == "auto" and torch.is_autocast_enabled("cpu") and bptt.unsupported(
             cell, dtype) is None:
         name = "bptt"  # oneDNN has no bfloat16 LSTM without AVX-512 BF16 (torch.nn's LSTM fails there too)

@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
 from rnnkit._state import State
 from rnnkit.cells.base import runs_as
-from rnnkit.kernels.reference import autocast_dtype, reverse_time
+from rnnkit.kernels.reference import reverse_time, working_dtype
 
 CELLS = (LSTMCell, GRUCell, ElmanCell)
 
@@ -46,7 +46,7 @@ def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None
         reverse: bool = False) -> tuple[torch.Tensor, State]:
     """Run ``cell`` over ``x`` (T, B, I) with torch's fused kernel for one layer and direction (under autocast
     a layer's input may come in autocast's dtype: torch's kernel casts, as in torch.nn)."""
-    reason = unsupported(cell, x.dtype if autocast_dtype(x) is None else cell.weight_hh.dtype)
+    reason = unsupported(cell, working_dtype(cell, x))
     if reason is not None:
         raise ValueError(f"engine 'native' cannot run this request: {reason}")
     T = x.shape[0]

@@ -108,6 +108,12 @@ def autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
     return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
 
 
+def working_dtype(cell, x: torch.Tensor) -> torch.dtype:
+    """The dtype a call runs in: ``x``'s, or under autocast its weights' (a layer's input may then come in
+    autocast's dtype, and the engine casts everything to that one)."""
+    return x.dtype if autocast_dtype(x) is None else cell.weight_hh.dtype
+
+
 def under_transform() -> bool:
     """Whether a torch.func transform (grad, jacrev, jacfwd, vmap, ...) is running. Under one, every
     engine gives way to the reference engine: its plain torch ops are what those transforms can

@@ -45,9 +45,8 @@ class _TorchLayer(Recurrent):
         self.reset_parameters()
         self._initialise(init, spectral_radius)
         # what torch.nn.RNNBase keeps (its __setattr__, _apply, pickling and all_weights read them)
-        suffixes = [f"_l{k}{'_reverse' if d else ''}" for k in range(self.num_layers) for d in range(self.num_directions)]
-        self._all_weights = [[n + s for n, _ in cell.named_parameters() if not n.startswith("ln_")]
-                             for cell, s in zip(self.cells, suffixes)]
+        self._all_weights = [[cell._aliases[n] for n, _ in cell.named_parameters() if not n.startswith("ln_")]
+                             for cell in self.cells]  # each cell's parameters under the names the layer gave them
         self._flat_weights_names = [n for names in self._all_weights for n in names]
         self._init_flat_weights()
 

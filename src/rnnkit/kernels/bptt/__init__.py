@@ -19,7 +19,7 @@ from rnnkit.kernels.bptt.elman import ElmanRecurrence
 from rnnkit.kernels.bptt.gru import GRURecurrence
 from rnnkit.kernels.bptt.lstm import LSTMRecurrence
 from rnnkit.kernels.record import Recorder, Recording, hold_after_end
-from rnnkit.kernels.reference import autocast_dtype, reverse_time, zero_padding
+from rnnkit.kernels.reference import autocast_dtype, reverse_time, working_dtype, zero_padding
 
 FAMILIES = ((LSTMCell, LSTMRecurrence), (GRUCell, GRURecurrence), (ElmanCell, ElmanRecurrence))
 DTYPES = (torch.float32, torch.float64)
@@ -46,7 +46,7 @@ def unsupported(cell, dtype: torch.dtype) -> str | None:
 def run(cell, x: torch.Tensor, state: State, lengths: torch.Tensor | None = None, reverse: bool = False,
         checkpoint_every: int | None = None, *, record: Recorder | None = None) -> tuple[torch.Tensor, State]:
     """Run ``cell`` over ``x`` (T, B, I) from ``state`` with hand-written BPTT."""
-    reason = unsupported(cell, x.dtype if autocast_dtype(x) is None else cell.weight_hh.dtype)
+    reason = unsupported(cell, working_dtype(cell, x))
     if reason is not None:
         raise ValueError(f"engine 'bptt' cannot run this request: {reason}")
     return run_family(family_of(cell)(cell), cell, x, state, lengths, reverse, checkpoint_every, record)

@@ -69,9 +69,8 @@ def tanh_into(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``out = tanh(x)``; on large CPU tensors as ``2 σ(2x) - 1``, since torch's CPU sigmoid
     is about 4x cheaper per element than its tanh. The absolute error stays at rounding
     level (~2e-7 in float32, ~3e-16 in float64); near 0 the relative error is large, as
-    always when an O(1) rounding error meets a tiny value. Traced (torch.export), plain tanh: no branch on a
-    size that may be symbolic."""
-    if x.device.type != "cpu" or torch.compiler.is_compiling() or x.numel() < FAST_TANH_MIN:
+    always when an O(1) rounding error meets a tiny value."""
+    if x.numel() < FAST_TANH_MIN or x.device.type != "cpu":
         return torch.tanh(x, out=out)
     torch.sigmoid(torch.mul(x, 2.0, out=out), out=out)
     return out.mul_(2.0).sub_(1.0)
@@ -122,10 +121,7 @@ INFERENCE_ROWS = 1024  # rows (steps x batch) per segment when no gradient is ne
 def inference_segment(x: torch.Tensor, tensors) -> int | None:
     """Steps per segment when nothing run here needs a gradient (grad mode off, or no input requires one):
     segments of about INFERENCE_ROWS rows, whose buffers stay in cache and are reused, rather than
-    one set of buffers for the whole sequence. None when a gradient may be asked for, or while traced
-    (torch.export: the batch may be symbolic)."""
-    if torch.compiler.is_compiling():
-        return None
+    one set of buffers for the whole sequence. None when a gradient may be asked for."""
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
         return None
     return max(1, INFERENCE_ROWS // max(1, x.shape[1]))
