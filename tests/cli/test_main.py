@@ -12,7 +12,7 @@ def test_info_in_process(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert f"rnnkit  {rnnkit.__version__}" in out
-    assert "engines auto, native, fused, bptt, scan, reference" in out
+    assert "engines auto, native, fused, triton, bptt, scan, reference" in out
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

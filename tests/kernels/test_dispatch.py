@@ -59,6 +59,9 @@ def test_explain_names_every_other_engine_and_why():
         "engine='auto' -> runs 'fused' (bptt with each time loop compiled (C++, built on first use))",
         "  5 steps of the compiled loop lstm.cpp; 3 row(s) per step multiplied in registers (no BLAS call)",
         "  native: rejected, torch's fused kernels have no layer norm",
+        # the tests run Triton's CPU interpreter (tests/conftest.py); without it: "triton: rejected, triton runs on
+        # CUDA devices ..." (tests/kernels/test_triton_recurrent.py)
+        f"  triton: could serve, not chosen: 'fused' comes first in the order measured for training: {order}",
         f"  bptt: could serve, not chosen: 'fused' comes first in the order measured for training: {order}",
         "  scan: rejected, scan runs cells linear in h (subclasses of rnnkit.cells.LinearCell that keep its step), "
         "not LSTMCell",

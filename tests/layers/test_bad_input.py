@@ -113,7 +113,7 @@ def test_unknown_init_lists_valid_names():
 
 
 def test_unknown_engine_lists_valid_names():
-    with pytest.raises(ValueError, match="RNN: unknown engine 'cudnn'; valid values are 'auto', 'native', 'fused', 'bptt', 'scan', 'reference'"):
+    with pytest.raises(ValueError, match="RNN: unknown engine 'cudnn'; valid values are 'auto', 'native', 'fused', 'triton', 'bptt', 'scan', 'reference'"):
         rnnkit.RNN(4, 6, engine="cudnn")
 
 

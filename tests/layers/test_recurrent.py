@@ -131,5 +131,5 @@ def test_cell_factory_must_return_a_cell():
 
 def test_engine_names():
     assert rnnkit.Recurrent(partial(rnnkit.GRUCell, hidden_size=3), input_size=2, engine="reference").engine == "reference"
-    with pytest.raises(ValueError, match="unknown engine 'fast'; valid values are 'auto', 'native', 'fused', 'bptt', 'scan', 'reference'"):
+    with pytest.raises(ValueError, match="unknown engine 'fast'; valid values are 'auto', 'native', 'fused', 'triton', 'bptt', 'scan', 'reference'"):
         rnnkit.GRU(2, 3, engine="fast")

@@ -23,6 +23,7 @@ from rnnkit.kernels import bptt, native, reference, scan
 from rnnkit.kernels.fused import recurrent as fused_loops
 from rnnkit.kernels.record import Recorder
 from rnnkit.kernels.reference import under_transform
+from rnnkit.kernels.triton import recurrent as triton_loops
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ ENGINES: dict[str, Engine] = {
     "fused": Engine("fused", fused_loops.run, fused_loops.unsupported, frozenset({"checkpoint_every"}),
                     "its compiled loops do not hand out per-step state gradients; 'bptt' records the same numbers",
                     "bptt with each time loop compiled (C++, built on first use)", fused_loops.describe),
+    "triton": Engine("triton", triton_loops.run, triton_loops.unsupported, frozenset({"checkpoint_every"}),
+                     "its kernels do not hand out per-step state gradients; 'bptt' records the same numbers",
+                     "bptt with each time loop one persistent Triton kernel (CUDA)", triton_loops.describe),
     "bptt": Engine("bptt", bptt.run, bptt.unsupported, frozenset({"checkpoint_every"}), None,
                    "hand-written backpropagation through time"),
     "scan": Engine("scan", scan.run, scan.unsupported, frozenset({"scan_mode"}), None,
@@ -60,7 +64,12 @@ ENGINES: dict[str, Engine] = {
                         "Python loop over time with autograd; runs any Cell"),
 }
 
-AUTO_ORDER = ("native", "bptt", "reference")  # on GPUs (cuDNN)
+AUTO_ORDER = ("native", "triton", "bptt", "reference")  # on GPUs: cuDNN, then Triton for what cuDNN cannot run
+TRITON_FIRST = ("triton", "native", "bptt", "reference")
+# GPU measurements (benchmarks/speed_gpu.py) where the triton engine beat cuDNN, forward and backward, as
+# (device name, date, cell class, dtype, largest batch, largest hidden size). auto puts triton before cuDNN
+# only on a row here, never on a guess. None is recorded yet: no GPU has been available to measure on.
+TRITON_MEASURED_FASTER: tuple[tuple[str, str, type, torch.dtype, int, int], ...] = ()
 FUSED_FIRST = ("fused", "bptt", "native", "reference")
 NATIVE_FIRST = ("native", "fused", "bptt", "reference")
 SCAN_FIRST = ("scan", "reference")  # cells linear in h: no other engine serves them
@@ -76,17 +85,26 @@ def auto_order(cell, training: bool, batch: int = 1) -> tuple[str, ...]:
     ``SMALL_ROWS`` sequences (its in-register product) and whenever torch has no kernel for
     the cell (layer norm); oneDNN (native) above, where its per-step products beat MKL's.
     The order is the same for training and inference (``training`` is kept for callers).
-    Cells linear in h (minGRU, minLSTM): the scan, on every device. On GPUs: cuDNN first.
+    Cells linear in h (minGRU, minLSTM): the scan, on every device. On GPUs: cuDNN first, then the
+    Triton kernels for what cuDNN cannot run (layer norm); Triton before cuDNN only where
+    ``TRITON_MEASURED_FASTER`` records a measurement on this device showing it faster.
     """
     if scan.serves(cell):
         return SCAN_FIRST
     on_gpu = getattr(cell, "weight_hh", None) is not None and cell.weight_hh.device.type != "cpu"
     if on_gpu:
-        return AUTO_ORDER
+        return TRITON_FIRST if _measured_faster(cell, batch) else AUTO_ORDER
     wide = batch > fused_loops.SMALL_ROWS
     if isinstance(cell, LSTMCell) and wide and native.unsupported(cell, cell.weight_hh.dtype) is None:
         return NATIVE_FIRST
     return FUSED_FIRST
+
+
+def _measured_faster(cell, batch: int) -> bool:
+    """Whether a recorded GPU measurement shows the triton engine faster than cuDNN for this request."""
+    device = torch.cuda.get_device_name(cell.weight_hh.device) if torch.cuda.is_available() else None
+    return any(name == device and isinstance(cell, kind) and cell.weight_hh.dtype == dtype and batch <= rows
+               and cell.hidden_size <= width for name, _, kind, dtype, rows, width in TRITON_MEASURED_FASTER)
 
 
 def check_engine(owner: str, engine) -> str:
@@ -156,7 +174,7 @@ def select(engine: str, cell, dtype: torch.dtype, options: dict | None = None, t
         name = recording_engine(engine, cell, dtype, options, record, training, batch)
     else:
         name = choose(cell, dtype, options, training, batch) if engine == "auto" else engine
-    if name in ("fused", "bptt") and torch.compiler.is_compiling():
+    if name in ("fused", "triton", "bptt") and torch.compiler.is_compiling():
         # traced (torch.export, ONNX): fake tensors and sizes that may be symbolic, which the compiled loops
         # and bptt's size-tuned buffers cannot take; the reference engine's plain ops trace as they are, with
         # the same numbers (checkpoint_every saves memory for a backward; a traced graph runs forward only)
