@@ -32,6 +32,13 @@ UPCAST_PRODUCTS = tl.constexpr(os.environ.get("TRITON_INTERPRET") == "1")
 
 
 @triton.jit
+def tile(BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, N):
+    """This program's batch rows, the columns of a row, and which of them are real (< N)."""
+    cols = tl.arange(0, BLOCK_N)
+    return tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B), cols, cols < N
+
+
+@triton.jit
 def rows_times(src, src_stride, rows, row_ok, w, w_n, w_k, n0, N, K, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr,
                BLOCK_K: tl.constexpr, ACC: tl.constexpr):
     """``out[b, n] = Σ_k src[rows[b], k] · W(k, n0 + n)`` for n < N, W(k, n) at ``w + n w_n + k w_k``:
@@ -84,6 +91,22 @@ def layer_norm_backward(dxhat, xhat, rstd, col_ok, H):
     m1 = tl.sum(dxhat, axis=1) / H
     m2 = tl.sum(dxhat * xhat, axis=1) / H
     return tl.where(col_ok[None, :], (dxhat - m1[:, None] - xhat * m2[:, None]) * rstd[:, None], 0.0)
+
+
+@triton.jit
+def gate_backward(dgate, dg, da, g_hh, ah, mu, rs, j, gate, G: tl.constexpr, rows, live, cols, col_ok, B, H,
+                  LN: tl.constexpr):
+    """Store the gradient of gate ``gate`` (of G) of a step's recurrent part into ``dg`` (rows of G*H) and, with
+    layer norm, the gradient of its ``W_hh h`` before the norm into ``da``, from the saved ``ah``, μ and 1/σ."""
+    ok = live[:, None] & col_ok[None, :]
+    at = (j * B + rows)[:, None] * (G * H) + gate * H + cols[None, :]
+    tl.store(dg + at, dgate, mask=ok)
+    if LN:
+        rstd = tl.load(rs + (j * B + rows) * G + gate, mask=live, other=0.0).to(dgate.dtype)
+        mean = tl.load(mu + (j * B + rows) * G + gate, mask=live, other=0.0).to(dgate.dtype)
+        xhat = normalised(tl.load(ah + at, mask=ok, other=0.0).to(dgate.dtype), mean, rstd, col_ok)
+        gain = tl.load(g_hh + gate * H + cols, mask=col_ok, other=0.0).to(dgate.dtype)
+        tl.store(da + at, layer_norm_backward(dgate * gain[None, :], xhat, rstd, col_ok, H), mask=ok)
 
 
 def block(n: int) -> int:

@@ -10,16 +10,14 @@ import triton
 import triton.language as tl
 
 from rnnkit.kernels.triton.common import (BLOCK_B, accumulator, block, launch, layer_norm, layer_norm_backward,
-                                          normalised, rows_times, slice_width, tanh)
+                                          normalised, rows_times, slice_width, tanh, tile)
 
 
 @triton.jit
 def _forward(xp, w_hh, g_hh, start, y, ah, mu, rs, fin, sizes, ends, steps, B, H, TANH: tl.constexpr,
              LN: tl.constexpr, EPS: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_H: tl.constexpr,
              BLOCK_K: tl.constexpr, ACC: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    cols = tl.arange(0, BLOCK_H)
-    col_ok = cols < H
+    rows, cols, col_ok = tile(BLOCK_B, BLOCK_H, H)
     off = rows[:, None] * H + cols[None, :]
     for j in range(0, steps):
         n = tl.load(sizes + j)
@@ -52,9 +50,7 @@ def _forward(xp, w_hh, g_hh, start, y, ah, mu, rs, fin, sizes, ends, steps, B, H
 def _backward(w_hh, g_hh, y, ah, mu, rs, dy, carry, dg, da, sizes, steps, B, H, TANH: tl.constexpr,
               LN: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr,
               ACC: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    cols = tl.arange(0, BLOCK_H)
-    col_ok = cols < H
+    rows, cols, col_ok = tile(BLOCK_B, BLOCK_H, H)
     off = rows[:, None] * H + cols[None, :]
     mine = (rows < B)[:, None] & col_ok[None, :]
     dh_c = tl.load(carry + off, mask=mine, other=0.0).to(ACC)

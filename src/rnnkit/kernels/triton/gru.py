@@ -10,8 +10,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from rnnkit.kernels.triton.common import (BLOCK_B, accumulator, block, launch, layer_norm, layer_norm_backward,
-                                          normalised, rows_times, slice_width, sigmoid, tanh)
+from rnnkit.kernels.triton.common import (BLOCK_B, accumulator, block, gate_backward, launch, layer_norm,
+                                          rows_times, sigmoid, slice_width, tanh, tile)
 
 
 @triton.jit
@@ -38,9 +38,7 @@ def _hidden_part(w_hh, b_hh, g_hh, prev, gh, ah, mu, rs, j, gate, rows, live, co
 def _forward(xp, w_hh, b_hh, g_hh, start, y, rz, nn, gh, ah, mu, rs, fin, sizes, ends, steps, B, H,
              LN: tl.constexpr, HAS_BHH: tl.constexpr, EPS: tl.constexpr, BLOCK_B: tl.constexpr,
              BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr, ACC: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    cols = tl.arange(0, BLOCK_H)
-    col_ok = cols < H
+    rows, cols, col_ok = tile(BLOCK_B, BLOCK_H, H)
     oh = rows[:, None] * H + cols[None, :]
     o2 = rows[:, None] * (2 * H) + cols[None, :]
     o3 = rows[:, None] * (3 * H) + cols[None, :]
@@ -71,26 +69,10 @@ def _forward(xp, w_hh, b_hh, g_hh, start, y, rz, nn, gh, ah, mu, rs, fin, sizes,
 
 
 @triton.jit
-def _gate_back(dgate, dgh, da, g_hh, ah, mu, rs, j, gate, rows, live, cols, col_ok, B, H, LN: tl.constexpr):
-    """Store the gradient of one gate's part of gh and, with layer norm, of its W_hh h before the norm."""
-    ok = live[:, None] & col_ok[None, :]
-    at = (j * B + rows)[:, None] * (3 * H) + gate * H + cols[None, :]
-    tl.store(dgh + at, dgate, mask=ok)
-    if LN:
-        rstd = tl.load(rs + (j * B + rows) * 3 + gate, mask=live, other=0.0).to(dgate.dtype)
-        mean = tl.load(mu + (j * B + rows) * 3 + gate, mask=live, other=0.0).to(dgate.dtype)
-        xhat = normalised(tl.load(ah + at, mask=ok, other=0.0).to(dgate.dtype), mean, rstd, col_ok)
-        gain = tl.load(g_hh + gate * H + cols, mask=col_ok, other=0.0).to(dgate.dtype)
-        tl.store(da + at, layer_norm_backward(dgate * gain[None, :], xhat, rstd, col_ok, H), mask=ok)
-
-
-@triton.jit
 def _backward(w_hh, g_hh, y, start, rz, nn, gh, ah, mu, rs, dy, carry, dxp, dgh, da, sizes, steps, B, H,
               LN: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr,
               ACC: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    cols = tl.arange(0, BLOCK_H)
-    col_ok = cols < H
+    rows, cols, col_ok = tile(BLOCK_B, BLOCK_H, H)
     oh = rows[:, None] * H + cols[None, :]
     o2 = rows[:, None] * (2 * H) + cols[None, :]
     o3 = rows[:, None] * (3 * H) + cols[None, :]
@@ -112,10 +94,10 @@ def _backward(w_hh, g_hh, y, start, rz, nn, gh, ah, mu, rs, dy, carry, dxp, dgh,
         dhz = dh * z  # the direct path to h_{t-1}
         dnp = (dh - dhz) * (1.0 - n * n)  # d n_pre
         tl.store(dxp + j * B * 3 * H + o3 + 2 * H, dnp, mask=ok)
-        _gate_back(dnp * gh_n * r * (1.0 - r), dgh, da, g_hh, ah, mu, rs, j, 0, rows, live, cols, col_ok, B, H, LN)
-        _gate_back(dh * (hp - n) * z * (1.0 - z), dgh, da, g_hh, ah, mu, rs, j, 1, rows, live, cols, col_ok, B, H,
-                   LN)
-        _gate_back(dnp * r, dgh, da, g_hh, ah, mu, rs, j, 2, rows, live, cols, col_ok, B, H, LN)
+        at = (dgh, da, g_hh, ah, mu, rs, j)
+        gate_backward(dnp * gh_n * r * (1.0 - r), *at, 0, 3, rows, live, cols, col_ok, B, H, LN)
+        gate_backward(dh * (hp - n) * z * (1.0 - z), *at, 1, 3, rows, live, cols, col_ok, B, H, LN)
+        gate_backward(dnp * r, *at, 2, 3, rows, live, cols, col_ok, B, H, LN)
         src = dgh
         if LN:
             src = da

@@ -11,8 +11,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from rnnkit.kernels.triton.common import (BLOCK_B, accumulator, block, launch, layer_norm, layer_norm_backward,
-                                          normalised, rows_times, sigmoid, slice_width, tanh)
+from rnnkit.kernels.triton.common import (BLOCK_B, accumulator, block, gate_backward, launch, layer_norm,
+                                          layer_norm_backward, normalised, rows_times, sigmoid, slice_width, tanh, tile)
 
 
 @triton.jit
@@ -37,11 +37,8 @@ def _forward(xp, w_hh, w_hr, g_hh, g_c, b_c, start, s, g, tc, c, m, y, ah, mu_h,
              sizes, ends, steps, B, H, R, PROJ: tl.constexpr, LN: tl.constexpr, HAS_BC: tl.constexpr,
              EPS: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_R: tl.constexpr,
              BLOCK_K: tl.constexpr, ACC: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    cols = tl.arange(0, BLOCK_H)
-    col_ok = cols < H
-    rcols = tl.arange(0, BLOCK_R)
-    r_ok = rcols < R
+    rows, cols, col_ok = tile(BLOCK_B, BLOCK_H, H)
+    _, rcols, r_ok = tile(BLOCK_B, BLOCK_R, R)
     oh = rows[:, None] * H + cols[None, :]
     orr = rows[:, None] * R + rcols[None, :]
     o3 = rows[:, None] * (3 * H) + cols[None, :]
@@ -92,28 +89,11 @@ def _forward(xp, w_hh, w_hr, g_hh, g_c, b_c, start, s, g, tc, c, m, y, ah, mu_h,
 
 
 @triton.jit
-def _gate_back(dgate, dg, da, g_hh, ah, mu, rs, j, gate, rows, live, cols, col_ok, B, H, LN: tl.constexpr):
-    """Store a gate's pre-activation gradient and, with layer norm, the gradient of its W_hh h before the norm."""
-    ok = live[:, None] & col_ok[None, :]
-    at = (j * B + rows)[:, None] * (4 * H) + gate * H + cols[None, :]
-    tl.store(dg + at, dgate, mask=ok)
-    if LN:
-        rstd = tl.load(rs + (j * B + rows) * 4 + gate, mask=live, other=0.0).to(dgate.dtype)
-        mean = tl.load(mu + (j * B + rows) * 4 + gate, mask=live, other=0.0).to(dgate.dtype)
-        xhat = normalised(tl.load(ah + at, mask=ok, other=0.0).to(dgate.dtype), mean, rstd, col_ok)
-        gain = tl.load(g_hh + gate * H + cols, mask=col_ok, other=0.0).to(dgate.dtype)
-        tl.store(da + at, layer_norm_backward(dgate * gain[None, :], xhat, rstd, col_ok, H), mask=ok)
-
-
-@triton.jit
 def _backward(w_hh, w_hr, g_hh, g_c, s, g, tc, c, ah, mu_h, rs_h, mu_c, rs_c, dy, carry_h, carry_c, dg, dh_buf,
               da, dp, sizes, steps, B, H, R, PROJ: tl.constexpr, LN: tl.constexpr, BLOCK_B: tl.constexpr,
               BLOCK_H: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, ACC: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    cols = tl.arange(0, BLOCK_H)
-    col_ok = cols < H
-    rcols = tl.arange(0, BLOCK_R)
-    r_ok = rcols < R
+    rows, cols, col_ok = tile(BLOCK_B, BLOCK_H, H)
+    _, rcols, r_ok = tile(BLOCK_B, BLOCK_R, R)
     oh = rows[:, None] * H + cols[None, :]
     orr = rows[:, None] * R + rcols[None, :]
     o3 = rows[:, None] * (3 * H) + cols[None, :]
@@ -147,14 +127,11 @@ def _backward(w_hh, w_hr, g_hh, g_c, s, g, tc, c, ah, mu_h, rs_h, mu_c, rs_c, dy
         else:
             dc = dc_c + dpre
         c_prev = tl.load(c + j * B * H + oh, mask=ok, other=0.0).to(ACC)
-        _gate_back(dc * gg * si * (1.0 - si), dg, da, g_hh, ah, mu_h, rs_h, j, 0, rows, live, cols, col_ok,
-                   B, H, LN)
-        _gate_back(dc * c_prev * sf * (1.0 - sf), dg, da, g_hh, ah, mu_h, rs_h, j, 1, rows, live, cols, col_ok,
-                   B, H, LN)
-        _gate_back(dm * t * so * (1.0 - so), dg, da, g_hh, ah, mu_h, rs_h, j, 2, rows, live, cols, col_ok,
-                   B, H, LN)
-        _gate_back(dc * si * (1.0 - gg * gg), dg, da, g_hh, ah, mu_h, rs_h, j, 3, rows, live, cols, col_ok,
-                   B, H, LN)
+        at = (dg, da, g_hh, ah, mu_h, rs_h, j)
+        gate_backward(dc * gg * si * (1.0 - si), *at, 0, 4, rows, live, cols, col_ok, B, H, LN)
+        gate_backward(dc * c_prev * sf * (1.0 - sf), *at, 1, 4, rows, live, cols, col_ok, B, H, LN)
+        gate_backward(dm * t * so * (1.0 - so), *at, 2, 4, rows, live, cols, col_ok, B, H, LN)
+        gate_backward(dc * si * (1.0 - gg * gg), *at, 3, 4, rows, live, cols, col_ok, B, H, LN)
         dc_c = tl.where(live[:, None], dc * sf, dc_c)
         src = dg
         if LN:
