@@ -124,10 +124,22 @@ def test_refusals_name_what_it_runs():
         recurrent.run(ElmanCell(3, 4, dtype=DT), torch.zeros(2, 1, 3, dtype=torch.int64), torch.zeros(1, 4))
 
 
-def test_auto_prefers_triton_only_for_what_cudnn_cannot_run_and_never_without_a_measurement():
-    assert dispatch.TRITON_MEASURED_FASTER == ()  # no GPU measurement has been recorded
-    assert dispatch.AUTO_ORDER.index("native") < dispatch.AUTO_ORDER.index("triton") < dispatch.AUTO_ORDER.index(
-        "bptt")
+def test_auto_takes_triton_on_a_gpu_only_once_checked_there_and_before_cudnn_only_where_measured_faster(
+        monkeypatch):
+    gpu_cell = LSTMCell(3, 4, layer_norm=True)
+    assert dispatch.TRITON_CHECKED == () and dispatch.TRITON_MEASURED_FASTER == ()  # no GPU run is recorded
+    assert dispatch._gpu_order(gpu_cell, 8) == dispatch.AUTO_ORDER
+    assert "triton" not in dispatch.AUTO_ORDER
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.setattr(dispatch, "TRITON_CHECKED", (("NVIDIA H100", "2027-01-01"),))
+    assert dispatch._gpu_order(gpu_cell, 8) == dispatch.AUTO_ORDER  # checked on another device only
+    monkeypatch.setattr(dispatch, "TRITON_CHECKED", (("NVIDIA H200", "2027-01-01"),))
+    assert dispatch._gpu_order(gpu_cell, 8) == ("native", "triton", "bptt", "reference")
+    monkeypatch.setattr(dispatch, "TRITON_MEASURED_FASTER",
+                        (("NVIDIA H200", "2027-01-01", LSTMCell, torch.float32, 64, 512),))
+    assert dispatch._gpu_order(gpu_cell, 8) == ("triton", "native", "bptt", "reference")
+    assert dispatch._gpu_order(gpu_cell, 65) == ("native", "triton", "bptt", "reference")  # past the measured rows
+    assert dispatch._gpu_order(GRUCell(3, 4), 8) == ("native", "triton", "bptt", "reference")
     assert dispatch.ENGINES["triton"].records is False
     assert "persistent kernel launch per segment" in recurrent.describe(LSTMCell(3, 4), 10, 20, "cpu", {})
 

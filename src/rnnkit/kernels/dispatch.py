@@ -64,11 +64,16 @@ ENGINES: dict[str, Engine] = {
                         "Python loop over time with autograd; runs any Cell"),
 }
 
-AUTO_ORDER = ("native", "triton", "bptt", "reference")  # on GPUs: cuDNN, then Triton for what cuDNN cannot run
+AUTO_ORDER = ("native", "bptt", "reference")  # on GPUs (cuDNN)
+TRITON_AFTER_CUDNN = ("native", "triton", "bptt", "reference")  # cuDNN, then Triton for what cuDNN cannot run
 TRITON_FIRST = ("triton", "native", "bptt", "reference")
+# GPUs on which benchmarks/speed_gpu.py's correctness check of the triton engine passed, as (device name,
+# date). auto runs code on a GPU only once it has been seen right there: elsewhere the engine is taken only
+# when named. None is recorded yet: no GPU has been available to run the check on.
+TRITON_CHECKED: tuple[tuple[str, str], ...] = ()
 # GPU measurements (benchmarks/speed_gpu.py) where the triton engine beat cuDNN, forward and backward, as
 # (device name, date, cell class, dtype, largest batch, largest hidden size). auto puts triton before cuDNN
-# only on a row here, never on a guess. None is recorded yet: no GPU has been available to measure on.
+# only on a row here, never on a guess. None is recorded yet.
 TRITON_MEASURED_FASTER: tuple[tuple[str, str, type, torch.dtype, int, int], ...] = ()
 FUSED_FIRST = ("fused", "bptt", "native", "reference")
 NATIVE_FIRST = ("native", "fused", "bptt", "reference")
@@ -85,26 +90,32 @@ def auto_order(cell, training: bool, batch: int = 1) -> tuple[str, ...]:
     ``SMALL_ROWS`` sequences (its in-register product) and whenever torch has no kernel for
     the cell (layer norm); oneDNN (native) above, where its per-step products beat MKL's.
     The order is the same for training and inference (``training`` is kept for callers).
-    Cells linear in h (minGRU, minLSTM): the scan, on every device. On GPUs: cuDNN first, then the
-    Triton kernels for what cuDNN cannot run (layer norm); Triton before cuDNN only where
-    ``TRITON_MEASURED_FASTER`` records a measurement on this device showing it faster.
+    Cells linear in h (minGRU, minLSTM): the scan, on every device. On GPUs: cuDNN first, then, on a
+    device in ``TRITON_CHECKED``, the Triton kernels for what cuDNN cannot run (layer norm), then bptt;
+    Triton before cuDNN only where ``TRITON_MEASURED_FASTER`` records a measurement on this device
+    showing it faster.
     """
     if scan.serves(cell):
         return SCAN_FIRST
     on_gpu = getattr(cell, "weight_hh", None) is not None and cell.weight_hh.device.type != "cpu"
     if on_gpu:
-        return TRITON_FIRST if _measured_faster(cell, batch) else AUTO_ORDER
+        return _gpu_order(cell, batch)
     wide = batch > fused_loops.SMALL_ROWS
     if isinstance(cell, LSTMCell) and wide and native.unsupported(cell, cell.weight_hh.dtype) is None:
         return NATIVE_FIRST
     return FUSED_FIRST
 
 
-def _measured_faster(cell, batch: int) -> bool:
-    """Whether a recorded GPU measurement shows the triton engine faster than cuDNN for this request."""
-    device = torch.cuda.get_device_name(cell.weight_hh.device) if torch.cuda.is_available() else None
-    return any(name == device and isinstance(cell, kind) and cell.weight_hh.dtype == dtype and batch <= rows
-               and cell.hidden_size <= width for name, _, kind, dtype, rows, width in TRITON_MEASURED_FASTER)
+def _gpu_order(cell, batch: int) -> tuple[str, ...]:
+    """The GPU order: where the triton engine stands follows only what was recorded for this device."""
+    if not TRITON_CHECKED:
+        return AUTO_ORDER
+    device = torch.cuda.get_device_name(cell.weight_hh.device)
+    if device not in {name for name, _ in TRITON_CHECKED}:
+        return AUTO_ORDER
+    faster = any(name == device and isinstance(cell, kind) and cell.weight_hh.dtype == dtype and batch <= rows
+                 and cell.hidden_size <= width for name, _, kind, dtype, rows, width in TRITON_MEASURED_FASTER)
+    return TRITON_FIRST if faster else TRITON_AFTER_CUDNN
 
 
 def check_engine(owner: str, engine) -> str:
