@@ -64,6 +64,13 @@ def assert_same(got, want, atol):
                                    msg=lambda m, name=name: f"gradient of {name}: {m}")
 
 
+def largest_error(got, want) -> float:
+    """The largest absolute difference over outputs, final states and every gradient (``run_with_grads``'s)."""
+    (out_g, fin_g, grads_g), (out_w, fin_w, grads_w) = got, want
+    pairs = [(out_g, out_w), *zip(fin_g, fin_w), *((grads_g[k], grads_w[k]) for k in grads_w)]
+    return max(float((a.detach().double() - b.detach()).abs().max()) for a, b in pairs)
+
+
 def inputs(cell, with_state, seed=3):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(T, B, I, generator=gen, dtype=DT, requires_grad=True)

@@ -14,8 +14,8 @@ import rnnkit
 from rnnkit.kernels import bptt, reference
 from rnnkit.kernels.bptt import driver
 from rnnkit.kernels.fused import recurrent
-from tests.kernels.engine_cases import (DT, I, LENGTH_CASES, LENGTHS, T, assert_same, grid, inputs, make_cell,
-                                        run_with_grads)
+from tests.kernels.engine_cases import (DT, I, LENGTH_CASES, LENGTHS, T, assert_same, grid, inputs,
+                                        largest_error, make_cell, run_with_grads)
 
 
 @pytest.mark.parametrize("name,ln,length_case,reverse,with_state", list(grid()))
@@ -48,13 +48,6 @@ def test_wide_batch_through_blas_equals_reference(name, ln):
                         want, atol=1e-10)
 
 
-def _largest_error(got, want) -> float:
-    """The largest absolute difference over outputs, final states and every gradient."""
-    (out_g, fin_g, grads_g), (out_w, fin_w, grads_w) = got, want
-    pairs = [(out_g, out_w), *zip(fin_g, fin_w), *((grads_g[k], grads_w[k]) for k in grads_w)]
-    return max(float((a.detach().double() - b.detach()).abs().max()) for a, b in pairs)
-
-
 @pytest.mark.parametrize("batch", [3, 9], ids=["in-register", "packed-gemm"])
 @pytest.mark.parametrize("name", ["lstm", "lstm-proj", "gru", "elman-tanh"])
 def test_float32_as_accurate_as_bptt(name, batch):
@@ -67,8 +60,8 @@ def test_float32_as_accurate_as_bptt(name, batch):
     lengths = torch.tensor([6, 3, 5, 6, 1, 2, 6, 4, 5][:batch])
     want = run_with_grads(reference.run, cell, x, None, lengths, True)
     cell32, x32 = cell.float(), x.detach().float().requires_grad_()
-    fused_error = _largest_error(run_with_grads(recurrent.run, cell32, x32, None, lengths, True), want)
-    bptt_error = _largest_error(run_with_grads(bptt.run, cell32, x32, None, lengths, True), want)
+    fused_error = largest_error(run_with_grads(recurrent.run, cell32, x32, None, lengths, True), want)
+    bptt_error = largest_error(run_with_grads(bptt.run, cell32, x32, None, lengths, True), want)
     assert fused_error <= 4 * bptt_error + 1e-6, (fused_error, bptt_error)
 
 
@@ -174,8 +167,8 @@ def test_lstm_forward_split_across_threads_equals_reference(dtype):
             assert_same(got, want, atol=1e-10)
         else:
             cell32, x32 = cell.float(), x.detach().float().requires_grad_()
-            fused_error = _largest_error(run_with_grads(recurrent.run, cell32, x32, None, lengths, False), want)
-            bptt_error = _largest_error(run_with_grads(bptt.run, cell32, x32, None, lengths, False), want)
+            fused_error = largest_error(run_with_grads(recurrent.run, cell32, x32, None, lengths, False), want)
+            bptt_error = largest_error(run_with_grads(bptt.run, cell32, x32, None, lengths, False), want)
             assert fused_error <= 4 * bptt_error + 1e-6, (fused_error, bptt_error)
     finally:
         torch.set_num_threads(threads)

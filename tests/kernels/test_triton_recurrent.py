@@ -13,7 +13,8 @@ from functools import partial
 import pytest
 import torch
 
-from tests.kernels.engine_cases import CELLS, DT, I, LENGTHS, T, assert_same, inputs, make_cell, run_with_grads
+from tests.kernels.engine_cases import (CELLS, DT, I, LENGTHS, T, assert_same, inputs, largest_error, make_cell,
+                                        run_with_grads)
 
 assert os.environ.get("TRITON_INTERPRET") == "1", "tests/conftest.py sets TRITON_INTERPRET=1 before triton loads"
 pytest.importorskip("triton")  # a dev dependency; the kernels themselves are optional at run time
@@ -68,12 +69,6 @@ def test_two_programs_and_sliced_products_equal_reference(name):
     assert_same(run_with_grads(recurrent.run, cell, x, None, lengths, True), want, atol=1e-10)
 
 
-def _largest_error(got, want) -> float:
-    (out_g, fin_g, grads_g), (out_w, fin_w, grads_w) = got, want
-    pairs = [(out_g, out_w), *zip(fin_g, fin_w), *((grads_g[k], grads_w[k]) for k in grads_w)]
-    return max(float((a.detach().double() - b.detach()).abs().max()) for a, b in pairs)
-
-
 @pytest.mark.parametrize("name", ["lstm", "lstm-proj", "gru", "elman-tanh"])
 def test_float32_as_accurate_as_bptt(name):
     """float32 against the float64 reference: within a small factor of bptt's own float32 error."""
@@ -81,8 +76,8 @@ def test_float32_as_accurate_as_bptt(name):
     x, _ = inputs(cell, False)
     want = run_with_grads(reference.run, cell, x, None, LENGTHS, True)
     cell32, x32 = cell.float(), x.detach().float().requires_grad_()
-    error = _largest_error(run_with_grads(recurrent.run, cell32, x32, None, LENGTHS, True), want)
-    bptt_error = _largest_error(run_with_grads(bptt.run, cell32, x32, None, LENGTHS, True), want)
+    error = largest_error(run_with_grads(recurrent.run, cell32, x32, None, LENGTHS, True), want)
+    bptt_error = largest_error(run_with_grads(bptt.run, cell32, x32, None, LENGTHS, True), want)
     assert error <= 4 * bptt_error + 1e-6, (error, bptt_error)
 
 
@@ -95,8 +90,8 @@ def test_half_precisions_as_accurate_as_the_reference_engine_in_them(name, dtype
     x, _ = inputs(cell, False)
     want = run_with_grads(reference.run, cell, x, None, LENGTHS, True)
     cell_h, x_h = cell.to(dtype), x.detach().to(dtype).requires_grad_()
-    error = _largest_error(run_with_grads(recurrent.run, cell_h, x_h, None, LENGTHS, True), want)
-    reference_error = _largest_error(run_with_grads(reference.run, cell_h, x_h, None, LENGTHS, True), want)
+    error = largest_error(run_with_grads(recurrent.run, cell_h, x_h, None, LENGTHS, True), want)
+    reference_error = largest_error(run_with_grads(reference.run, cell_h, x_h, None, LENGTHS, True), want)
     assert error <= 4 * reference_error, (error, reference_error)
 
 

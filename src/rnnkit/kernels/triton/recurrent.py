@@ -43,19 +43,16 @@ def _c(t: torch.Tensor | None) -> torch.Tensor | None:
 
 
 class _Persistent:
-    """What the three families share: the engine's name and the per-segment row counts on the device."""
+    """What the three families share: the engine's name."""
 
     engine = "triton"
-
-    def _ends(self, sizes, ends, like):
-        return _steps(sizes, like), _steps(ends, like)
 
 
 class TritonElman(_Persistent, ElmanRecurrence):
     def forward_loop(self, P, Xp, start, Y, norm, sizes, ends, fin):
         W_ih, W_hh, b, g_ih, g_hh = P
         _kernels("elman").forward(Xp, _c(W_hh), _c(g_hh), start[0].contiguous(), Y, *norm,
-                                  *self._ends(sizes, ends, Xp), fin[0], self.tanh, EPS)
+                                  _steps(sizes, Xp), _steps(ends, Xp), fin[0], self.tanh, EPS)
 
     def backward_loop(self, P, Y, saved, dY, carry, dG, DA, sizes, taps):
         W_ih, W_hh, b, g_ih, g_hh = P
@@ -68,7 +65,7 @@ class TritonLSTM(_Persistent, LSTMRecurrence):
     def forward_loop(self, P, Xp, start, Y, bufs, sizes, ends, fin):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
         _kernels("lstm").forward(Xp, _c(W_hh), _c(W_hr), _c(g_hh), _c(g_c), _c(b_c), start[0].contiguous(), Y,
-                                 bufs, *self._ends(sizes, ends, Xp), fin, EPS)
+                                 bufs, _steps(sizes, Xp), _steps(ends, Xp), fin, EPS)
 
     def backward_loop(self, P, Y, saved, dY, carry, dG, DH, DA, DP, sizes, taps):
         W_ih, W_hh, b, W_hr, g_ih, g_hh, g_c, b_c = P
@@ -80,7 +77,7 @@ class TritonGRU(_Persistent, GRURecurrence):
     def forward_loop(self, P, Xp, start, Y, bufs, sizes, ends, fin):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
         _kernels("gru").forward(Xp, _c(W_hh), _c(b_hh), _c(g_hh), start[0].contiguous(), Y, bufs,
-                                *self._ends(sizes, ends, Xp), fin[0], EPS)
+                                _steps(sizes, Xp), _steps(ends, Xp), fin[0], EPS)
 
     def backward_loop(self, P, Y, start, saved, dY, carry, dXp, dGH, DA, sizes, taps):
         W_ih, W_hh, b_ih, b_hh, g_ih, g_hh = P
