@@ -47,6 +47,16 @@ def test_classify_a_file_and_the_test_split(csv_run, capsys):
     assert lines[0] == "index,label,predicted" and len(lines) == 61 and lines[2].split(",")[1] == "up"
 
 
+def test_classify_labels_the_test_split_training_held_out_under_any_fractions(csv_run, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["train", *TINY, "--sequences", str(csv_run / "walks.csv"), "--val-fraction", "0.3",
+                 "--test-fraction", "0.2", "--report-on", "last", "--out", str(tmp_path / "r")]) == 0
+    line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("test: accuracy"))
+    assert "over 12 sequences" in line  # 20 % of 60
+    assert main(["classify", str(tmp_path / "r" / "checkpoint.pt")]) == 0
+    assert "test: " + capsys.readouterr().out.splitlines()[0] == line
+
+
 def test_foreign_labels_features_and_checkpoints_are_refused(csv_run, tmp_path, capsys):
     ckpt = str(csv_run / "run" / "checkpoint.pt")
     keep = tmp_path / "keep.csv"

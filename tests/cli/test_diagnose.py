@@ -30,6 +30,11 @@ def test_diagnose_adding_200(tmp_path, capsys, cell, vanishing):
     assert (out / "report.txt").read_text().strip() in text
     if cell == "lstm":
         assert report["info"]["init"] == "chrono(max_len=200)" and report["gates"][0]["memory_gate"] == "f"
+        gates = report["gates"][0]
+        assert list(gates["saturated"]) == ["i", "f", "g", "o"]
+        assert all(0 <= v <= 1 for v in gates["saturated"].values())
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in gates["saturated"].items())
+        assert f"gates of cell 0: saturated (eps {gates['eps']:g}) {shares}; mean f " in text
 
 
 def test_diagnose_checkpoint(tmp_path, capsys):

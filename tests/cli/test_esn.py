@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from rnnkit.cli.main import build_parser, main
 
@@ -100,3 +101,28 @@ def test_the_default_plot_goes_under_runs(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli(TINY + ["--generate", "0"]) == 0
     assert "wrote runs/esn.png" in capsys.readouterr().out and (tmp_path / "runs" / "esn.png").exists()
+
+
+def test_the_job_builds_the_reservoir_it_was_given_on_the_series_its_seed_draws():
+    import dataclasses
+
+    from rnnkit.jobs import esn as job
+    config = job.ESNJobConfig(units=20, train=300, test=100, warmup=20, spectral_radius=0.8, leak_rate=0.4, seed=3)
+    series, model = job.build(config)
+    asked = {f: getattr(config, f) for f in ("units", "spectral_radius", "leak_rate", "input_scaling", "bias_scaling",
+                                              "connectivity", "storage", "seed")}
+    assert {f: getattr(model.config, f) for f in asked} == asked
+    other = job.load(dataclasses.replace(config, seed=4))
+    assert not torch.equal(series.X, other.X)  # the Mackey-Glass series comes from the seed too
+    assert torch.equal(series.X, job.load(config).X)
+
+
+def test_the_report_mentions_a_free_run_only_when_one_was_asked_for():
+    from rnnkit.jobs import esn as job
+    fitted = job.Fitted(torch.zeros(5) + 1.0, torch.zeros(5) + 1.1, None)
+    for task, generate, skipped in (("narma10", 100, True), ("narma10", 0, False)):
+        config = job.ESNJobConfig(task=task, units=20, train=300, test=100, warmup=20, generate=generate)
+        series = job.load(config)
+        lines = job.report(config, series, fitted)
+        assert any("free-running generation skipped: narma10 is input-driven" in line for line in lines) is skipped
+        assert len(lines) == 2 + skipped

@@ -1,6 +1,7 @@
 """``rnnkit esn --search``: grids, the ranked table, heatmap, best configuration; bad grids are one line."""
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -21,7 +22,15 @@ def test_grid_values_ranges_lists_and_single_numbers():
             grid_values("leak_rate", bad)
 
 
-def test_search_writes_a_ranked_table_heatmap_and_the_best(tmp_path, capsys):
+def test_search_writes_a_ranked_table_heatmap_and_the_best(tmp_path, capsys, monkeypatch):
+    from matplotlib.axes import Axes
+    drawn = []
+    imshow = Axes.imshow
+
+    def keep(ax, data, **kwargs):
+        drawn.append((ax, data.copy()))
+        return imshow(ax, data, **kwargs)
+    monkeypatch.setattr(Axes, "imshow", keep)
     out = tmp_path / "search"
     assert main([*SMALL, "--search", "--spectral-radius", "0.7,1.0", "--leak-rate", "0.5:1:3",
                  "--ridge", "1e-8,1e-4", "--seeds", "2", "--out", str(out)]) == 0
@@ -40,6 +49,16 @@ def test_search_writes_a_ranked_table_heatmap_and_the_best(tmp_path, capsys):
     readout = torch.load(out / "best_readout.pt", weights_only=True)
     assert readout["weight"].shape == (1, 21)  # 20 states + the input
     assert (out / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (ax, shown), = drawn  # the heatmap: each cell the best val NRMSE over the other axes, log10
+    across, up = ax.get_xlabel().replace(" ", "_"), ax.get_ylabel().replace(" ", "_")
+    assert {across, up} <= {"spectral_radius", "leak_rate", "ridge"} and across != up
+    xs = sorted({float(r[across]) for r in rows})
+    ys = sorted({float(r[up]) for r in rows})
+    assert shown.shape == (len(ys), len(xs))
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            best = min(float(r["val_nrmse"]) for r in rows if float(r[across]) == x and float(r[up]) == y)
+            assert shown[i, j] == pytest.approx(math.log10(best), rel=1e-6)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -52,3 +71,23 @@ def test_bad_grids_are_one_line(argv, message, tmp_path, capsys):
     assert main([*SMALL, *argv, "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_seeds_count_up_from_seed_esp_failures_are_counted_and_the_folder_is_made(tmp_path, capsys):
+    out = tmp_path / "new" / "search"
+    argv = [*SMALL, "--search", "--spectral-radius", "0.5,3", "--leak-rate", "1", "--ridge", "1e-8,1e-4",
+            "--seed", "5", "--seeds", "2", "--out", str(out)]
+    for _ in range(2):  # a second search into the same folder replaces its files
+        capsys.readouterr()
+        assert main(argv) == 0
+        printed = capsys.readouterr().out
+        with open(out / "search.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert sorted({int(r["seed"]) for r in rows}) == [5, 6]
+        assert "\n1 of 4 reservoirs keep self-sustained activity (no echo state property" in printed
+
+
+def test_the_warmup_must_leave_steps_to_fit(tmp_path, capsys):
+    assert main([*SMALL, "--search", "--warmup", "480", "--out", str(tmp_path / "s")]) == 2  # 80 % of 600
+    assert "expected --warmup < 80 % of --train (480) for the search's fitting part, got 480" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -32,6 +32,18 @@ def test_generate_continues_the_prompt_reproducibly(checkpoints, capsys):
     assert main(["generate", path, "--prompt", "Now is", "--length", "5", "--temperature", "0", "--top-k", "3"]) == 0
 
 
+def test_top_k_1_is_greedy_whatever_the_seed(checkpoints, capsys):
+    path = str(checkpoints / "char" / "checkpoint.pt")
+    texts = {}
+    for flags in (["--top-k", "1"], ["--temperature", "0"], []):
+        for seed in ("1", "2"):
+            capsys.readouterr()
+            assert main(["generate", path, "--prompt", "Now is", "--length", "40", "--seed", seed, *flags]) == 0
+            texts[(len(flags) and flags[0], seed)] = capsys.readouterr().out
+    assert texts[("--top-k", "1")] == texts[("--top-k", "2")] == texts[("--temperature", "1")]
+    assert texts[(0, "1")] != texts[(0, "2")]  # drawn from the whole distribution, the seed matters
+
+
 def test_word_model_reads_unknown_words_as_unk(checkpoints, capsys):
     capsys.readouterr()
     assert main(["generate", str(checkpoints / "word" / "checkpoint.pt"), "--prompt", "winter zebra",

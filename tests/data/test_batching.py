@@ -34,3 +34,10 @@ def test_stream_lanes_rejects_uneven_lanes():
 def test_batch_checks_shapes():
     with pytest.raises(ValueError, match=r"expected weight to start with \(T, B\) = \(5, 2\), got shape \(5, 3\)"):
         Batch(torch.randn(5, 2, 1), torch.randn(5, 2), torch.ones(5, 3))
+
+
+@pytest.mark.parametrize("k, error", [(0, ValueError), (2.0, TypeError)])
+def test_windows_of_a_bad_length_name_the_argument(k, error):
+    batch = Batch(torch.zeros(4, 2, 1), torch.zeros(4, 2, 1), torch.ones(4, 2))
+    with pytest.raises(error, match=r"^Batch.windows: expected k "):
+        list(batch.windows(k))

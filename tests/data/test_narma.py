@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from rnnkit.data import narma10
 
@@ -20,3 +21,11 @@ def test_narma10_bad_arguments():
         narma10(0)
     with pytest.raises(TypeError, match="expected batch to be an int"):
         narma10(10, batch=1.5)
+
+
+def test_the_seed_chooses_the_input_and_the_same_seed_repeats_it():
+    u0, y0 = narma10(300, seed=0)
+    u1, y1 = narma10(300, seed=1)
+    assert not torch.equal(u0, u1) and not torch.equal(y0, y1)
+    u0b, y0b = narma10(300, seed=0)
+    assert torch.equal(u0, u0b) and torch.equal(y0, y0b)

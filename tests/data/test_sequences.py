@@ -77,3 +77,23 @@ def _chosen(task, batch):
                 out.append(i)
                 break
     return out
+
+
+def test_a_non_utf8_sequence_file_is_named_as_one(tmp_path):
+    bad = tmp_path / "s.csv"
+    bad.write_bytes(b"a,1.0\nb,\xff\n")
+    with pytest.raises(ValueError) as exc:
+        read_sequences(bad)
+    assert str(exc.value) == (f"sequence file {str(bad)!r} is not UTF-8 (invalid byte 0xff at offset 8) "
+                              "(expected CSV text or an .npz file)")
+
+
+def test_values_up_to_the_largest_float32_are_read_and_beyond_it_refused(tmp_path):
+    top = float(np.finfo(np.float32).max)
+    ok = tmp_path / "ok.csv"
+    ok.write_text(f"a,{top!r},{-top!r}\nb,1.0\n")
+    assert read_sequences(ok).items[0][:, 0].tolist() == [top, -top]
+    over = tmp_path / "over.csv"
+    over.write_text(f"a,1.0,{top * (1 + 2 ** -20)!r}\n")
+    with pytest.raises(ValueError, match="row 1 column 3: expected a finite number within"):
+        read_sequences(over)

@@ -71,3 +71,22 @@ def test_bad_task_settings(kwargs, error, text):
 def test_bad_split():
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         AddingTask(10, 2).batch("dev", 0)
+
+
+@pytest.mark.parametrize("name", ["adding", "copy", "recall", "lookahead"])
+def test_the_splits_draw_different_batches_at_the_same_index(name):
+    from rnnkit.data.tasks import LookaheadTask, RecallTask
+    task = {"adding": AddingTask(20, 8), "copy": CopyTask(10, 8), "recall": RecallTask(30, 8, gap=5),
+            "lookahead": LookaheadTask(20, 8)}[name]
+    for index in (0, 3):
+        xs = {split: task.batch(split, index).x for split in ("train", "val", "test")}
+        assert not torch.equal(xs["train"], xs["val"]) and not torch.equal(xs["train"], xs["test"])
+        assert not torch.equal(xs["val"], xs["test"])
+        assert torch.equal(xs["val"], task.batch("val", index).x)  # and each is a function of (split, index)
+
+
+def test_the_recall_marker_can_lie_anywhere_from_the_first_step_to_gap_before_the_end():
+    from rnnkit.data.tasks import RecallTask
+    task = RecallTask(12, 64, gap=4)
+    where = torch.cat([task.batch("train", i).x[:, :, 1].argmax(0) for i in range(10)])  # (640,) marked steps
+    assert set(where.tolist()) == set(range(12 - 4))

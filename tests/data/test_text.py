@@ -80,3 +80,15 @@ def test_batches_are_next_token_pairs_and_reproducible():
 def test_split_too_short_for_a_window_is_refused():
     with pytest.raises(ValueError, match="the val part has 20 tokens, expected at least length \\+ 1 = 41"):
         _task(length=40)
+
+
+@pytest.mark.parametrize("level, name", [("char", "bpc"), ("word", "ppl")])
+def test_the_metric_is_bits_per_character_or_perplexity(level, name):
+    vocab = Vocabulary.build(list("abcdefgh"), level)
+    task = TextTask(torch.arange(1, 9).repeat(50), vocab, length=8, batch_size=3)
+    batch = task.batch("train", 0)
+    logits = torch.randn(*batch.y.shape, len(vocab.tokens), generator=torch.Generator().manual_seed(0))
+    nats = float(task.loss(logits, batch))
+    assert task.metric_name == name
+    want = nats / math.log(2) if level == "char" else math.exp(nats)
+    assert float(task.metric(logits, batch)) == pytest.approx(want, rel=1e-6)

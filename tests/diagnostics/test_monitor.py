@@ -80,3 +80,35 @@ def test_config_rejects_bad_values():
         MonitorConfig(every=0)
     with pytest.raises(ValueError, match=r"expected threshold in \(0, 1\), got 2"):
         MonitorConfig(threshold=2)
+
+
+def _flow(T=10):
+    """A bidirectional gradient flow: forward grows x10 per lag (exploding), reverse shrinks x10 (vanishing)."""
+    from rnnkit.diagnostics.flow import GradientFlow
+    t = torch.arange(T, dtype=torch.float64)
+    norms = torch.stack([10.0 ** (T - 1 - t), 10.0 ** -t]).unsqueeze(0)  # (L=1, D=2, T)
+    return GradientFlow(norms, {"h": norms}, "reference", "")
+
+
+def test_flow_alarms_name_the_first_lag_past_the_threshold_in_each_direction():
+    from rnnkit.diagnostics.alarms import VANISHING_REMEDY, flow_alarms
+    exploding, vanishing = flow_alarms(_flow(), "rnn", threshold=1e-6, step=7)
+    assert (exploding.kind, exploding.step, exploding.remedy) == ("exploding", 7, EXPLODING_REMEDY)
+    assert exploding.message == "||dL/dh_(T-k)||/||dL/dh_T|| = 1e+07 > 1e+06 at lag k=7 (layer 0)"
+    assert (vanishing.kind, vanishing.step, vanishing.remedy) == ("vanishing", 7, VANISHING_REMEDY["rnn"])
+    assert vanishing.message == ("||dL/dh_(T-k)||/||dL/dh_T|| = 1e-07 < 1e-06 at lag k=7 (layer 0, reverse; "
+                                 "1e-09 at k=9)")
+
+
+def test_a_jump_and_a_flow_alarm_in_the_same_step_are_both_kept(monkeypatch):
+    box = []
+    torch.manual_seed(0)
+    config = TrainConfig(steps=2, eval_every=0, progress=False, tensorboard=False, clip_norm=None,
+                         checkpoint_every=0)
+    trainer = Trainer(SequenceModel("rnn", 2, 6, 1), _Scaled(box), config, None)
+    box.append(trainer)
+    monitor = TrainingMonitor(MonitorConfig(every=2)).attach(trainer)
+    monkeypatch.setattr(monitor, "measure", lambda trainer: _flow())
+    trainer.fit()
+    at_2 = sorted((a.kind, a.message[:10]) for a in monitor.alarms if a.step == 2)
+    assert at_2 == [("exploding", "gradient n"), ("exploding", "||dL/dh_(T"), ("vanishing", "||dL/dh_(T")]

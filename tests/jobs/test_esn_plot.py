@@ -30,6 +30,9 @@ def test_plot_zooms_on_the_test_and_draws_the_error_of_each_run(tmp_path, monkey
     assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     values, error, free_values, free_error = fig.axes
     assert [len(line.get_ydata()) for line in values.get_lines()] == [120, 120]  # the zoomed window
+    for ax, run in ((values, truth + offset), (free_values, free_run)):
+        assert [line.get_label() for line in ax.get_lines()] == ["truth", "prediction"]
+        np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), run[:len(ax.get_lines()[1].get_ydata())].numpy())
     assert "the first 120 of 500 steps" in values.get_title()
     np.testing.assert_allclose(error.get_lines()[0].get_ydata(), offset.numpy())  # prediction - truth, signed
     assert error.get_yscale() == "linear" and "NRMSE" in error.get_lines()[0].get_label()

@@ -69,6 +69,13 @@ def check_exp1(lines, data):
                            ("mean tanh'", tanh_prime, 0.9701), ("rho x mean tanh'", product, 0.6402)):
         assert _near(got, doc), f"tanh at init: {name} {got}, documented {doc}"
     assert abs(measured - product) < 0.01, "the gradient's decay per step is the prediction rho x mean tanh'"
+    assert all(set(data[cell]) == {"init", "trained", "train"} for cell in ("tanh", "relu", "lstm", "gru"))
+    header = next(line for line in lines if line.startswith("| cell |"))
+    assert "| init: ratio k=10 | init: ratio k=99 |" in header and "| trained: ratio k=99 |" in header
+    for cell, row in _rows(lines, "cell").items():  # the table shows the curves' values at k = 10 and 99
+        init, trained = data[cell]["init"], data[cell]["trained"]
+        shown = [float(row[i]) for i in (0, 1, 3, 4)]
+        assert all(_near(a, b) for a, b in zip(shown, (init[10], init[99], trained[10], trained[99]))), cell
 
 
 def check_exp2(lines, data):
@@ -124,6 +131,7 @@ def check_exp4(lines, data):
 def check_exp5(lines, data):
     """The documented task (look-ahead T=20, shift 3); H=16 per direction, 200 steps (documented 32, 800)."""
     lstm, bilstm = data["LSTM"]["val_loss"], data["BiLSTM"]["val_loss"]
+    assert "grad_norms" not in data["LSTM"] and len(data["LSTM"]["losses"]) == 200  # the losses, not the norms
     # documented: the unidirectional LSTM sits on the causal bound 0.07083 (val MSE 0.07161)
     assert 0.95 * LOOKAHEAD_BOUND < lstm < 1.15 * LOOKAHEAD_BOUND, f"LSTM: val MSE {lstm:.4g}, documented 0.07161"
     # documented: the BiLSTM reaches 5.763e-05 after 800 steps; here below a tenth of the causal bound
@@ -152,6 +160,31 @@ def check_exp7(lines, data):
         f"TBPTT k=10: val MSE {truncated:.4g}, documented 0.07758 (the mean predictor's 0.08333)"
 
 
+class _Stop(Exception):
+    pass
+
+
+# The first trained run's (T, steps): in full as docs/experiments.md documents it, and with --quick.
+FULL = {1: (100, 1500), 3: (20, 1500), 4: (100, 1500), 5: (20, 800), 6: (50, 3000), 7: (40, 1500)}
+QUICK = {1: (100, 5), 3: (20, 600), 4: (20, 500), 5: (20, 200), 6: (20, 1000), 7: (40, 350)}
+
+
+@pytest.mark.parametrize("quick", [False, True])
+@pytest.mark.parametrize("number", sorted(FULL))
+def test_an_experiment_runs_at_the_documented_sizes(tmp_path, monkeypatch, number, quick):
+    from rnnkit.jobs.experiments import theory, training
+    seen = []
+
+    def first_run(model, task, *, steps, **kwargs):
+        seen.append((task.length, steps))
+        raise _Stop
+    for module in (theory, training):
+        monkeypatch.setattr(module, "train", first_run)
+    with pytest.raises(_Stop):
+        EXPERIMENTS[number](tmp_path, quick=True) if quick else EXPERIMENTS[number](tmp_path)
+    assert seen == [(QUICK if quick else FULL)[number]]
+
+
 @pytest.mark.parametrize("number, check", [
     pytest.param(1, check_exp1, id="exp1-init-decay"),
     pytest.param(2, check_exp2, id="exp2-spectral-rates"),
@@ -164,3 +197,22 @@ def check_exp7(lines, data):
 def test_quick_run_holds_the_documented_claim(tmp_path, number, check):
     lines, data = _run(number, tmp_path)
     check(lines, data)
+    starts = [i for i, line in enumerate(lines) if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))]
+    assert starts and all(i > 0 and lines[i - 1] == "" for i in starts), "Markdown: a blank line before each table"
+    fits = [d["train"] for d in data.values()] if number == 1 else data.values() if number != 2 else ()
+    for fit in fits:
+        if isinstance(fit, dict) and "seconds" in fit:
+            assert 0 < fit["seconds"] < 600, "a run's wall time is its own, in seconds"
+
+
+def test_decay_per_step_is_the_geometric_factor_down_to_two_lags():
+    from rnnkit.jobs.experiments.theory import _decay
+    assert _decay(torch.tensor([1.0, 0.5, 0.25])) == pytest.approx(0.5, rel=1e-6)
+    assert _decay(torch.tensor([1.0, 0.5, 0.25, 0.125, 0.0, 0.0])) == pytest.approx(0.5, rel=1e-6)  # to the zeros
+    assert math.isnan(_decay(torch.tensor([1.0, 0.5])))  # one lag: no slope
+
+
+def test_results_go_into_folders_made_as_needed(tmp_path):
+    from rnnkit.jobs.experiments.common import save_json
+    path = save_json(tmp_path / "new" / "deeper", "exp.json", {"a": 1.5})
+    assert json.loads(path.read_text()) == {"a": 1.5}

@@ -55,7 +55,8 @@ def test_language_model_streams_in_onnxruntime_with_carried_state():
     import onnx
     meta = {p.key: p.value for p in onnx.load_from_string(raw).metadata_props}
     assert json.loads(meta["rnnkit.config"]) == CONFIG
-    assert "token ids" in meta["rnnkit.inputs"]
+    assert meta["rnnkit.inputs"] == ("x (B,) int64 token ids; h, c (L, B, ·) float32 state, zeros to start; "
+                                     "outputs y and h_out, c_out")
 
 
 @pytest.mark.parametrize("cell", ["gru", "rnn", "mingru"])
@@ -63,7 +64,10 @@ def test_forecaster_streams_in_onnxruntime_with_carried_state(cell):
     torch.manual_seed(1)
     model = Forecaster(2, 12, horizon=3, cell=cell).eval()
     x = torch.randn(10, 4, 2)
-    assert_streams_like_rnnkit(model, x, (torch.randn(1, 4, 12),))
+    raw = assert_streams_like_rnnkit(model, x, (torch.randn(1, 4, 12),))
+    import onnx
+    meta = {p.key: p.value for p in onnx.load_from_string(raw).metadata_props}
+    assert meta["rnnkit.inputs"] == "x (B, I) float32; h (L, B, ·) float32 state, zeros to start; outputs y and h_out"
 
 
 def test_a_bare_layer_with_projection_streams_with_its_own_state_shapes():
@@ -140,6 +144,7 @@ def test_cli_exports_both_formats_and_commands_read_the_weights_file(lm_checkpoi
     assert lm_checkpoint.with_suffix(".onnx").stat().st_size > 0
     assert main(["export", str(lm_checkpoint), "--format", "safetensors"]) == 0
     weights = lm_checkpoint.with_suffix(".safetensors")
+    assert load_checkpoint(weights)["step"] == load_checkpoint(lm_checkpoint)["step"] == 2
     capsys.readouterr()
     texts = []
     for path in (lm_checkpoint, weights):

@@ -7,7 +7,7 @@ import pytest
 from rnnkit.data.series import Series
 from rnnkit.jobs import forecast_files
 
-pytest.importorskip("matplotlib")
+matplotlib = pytest.importorskip("matplotlib")
 
 
 def fake_result(values: np.ndarray, origins: np.ndarray, horizon: int) -> dict:
@@ -99,6 +99,16 @@ def test_plot_shows_the_split_in_years_with_the_legend_off_the_axes(tmp_path, mo
     np.testing.assert_allclose(errors["model"], 1.0)  # forecast - truth at each origin, one step ahead
     np.testing.assert_allclose(errors["naive (last value)"], -2.0)
     np.testing.assert_allclose(errors["seasonal naive"], 3.0)
+    lines = {line.get_label(): line for line in top.get_lines()}
+    truth, ahead = lines["truth (test split)"], lines["model beyond the end (2 steps)"]
+    np.testing.assert_array_equal(truth.get_xdata(), np.arange(1963, 2009))  # the split's targets, to the end
+    np.testing.assert_array_equal(truth.get_ydata(), series.values[263:])
+    np.testing.assert_array_equal(ahead.get_xdata(), [2008, 2009, 2010])  # from the last value on
+    np.testing.assert_array_equal(ahead.get_ydata(), [series.values[-1], 1.0, 2.0])
+    history = lines["history (not forecast)"]
+    assert history.get_xdata()[0] > 1900 and history.get_xdata()[-1] == 1963
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in lines.values()]
+    assert len(set(colours)) == len(colours), "every line of the forecast plot has its own colour"
 
 
 def test_plot_of_a_middle_split_leaves_the_forecast_beyond_the_end_out(tmp_path, monkeypatch):

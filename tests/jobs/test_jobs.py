@@ -1,4 +1,5 @@
 """Every job round-trips config -> checkpoint -> restore; configs read flat values and refuse bad ones."""
+import sys
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -144,3 +145,55 @@ def test_sizes_below_their_minimum_are_refused(config, kwargs, text):
 def test_a_non_finite_number_never_silently_turns_a_rule_off(field, bad):
     with pytest.raises(ValueError, match=f"TrainConfig: expected {field} to be a finite number, got {bad}"):
         TrainConfig(**{field: bad})
+
+
+def test_the_forecast_task_gets_every_window_and_split_setting_of_its_config():
+    config = forecast.ForecastConfig(length=6, horizon=3, batch_size=5, data_seed=7, val_fraction=0.2,
+                                     test_fraction=0.1)
+    task = forecast.build(config).task
+    assert (task.length, task.horizon, task.batch_size, task.seed) == (6, 3, 5, 7)
+    assert (task.val_fraction, task.test_fraction) == (0.2, 0.1)
+
+
+def test_a_wrong_column_of_the_bundled_series_names_it():
+    with pytest.raises(ValueError) as exc:
+        forecast.load_series(forecast.ForecastConfig(column="NOPE"))
+    assert str(exc.value) == "CSV file 'sunspots (bundled)' has no column 'NOPE' (columns: 'YEAR', 'SUNACTIVITY')"
+
+
+def test_language_scores_are_reported_in_bits_per_character_and_perplexity():
+    import math
+    scores = {"model": 1.5 * math.log(2), "unigram": 4 * math.log(2), "tokens": 10}
+    assert lm.describe(scores, "char", "val") == "val: 1.500 bits/char (unigram 4.000) over 10 characters"
+    scores = {"model": math.log(20), "unigram": math.log(100), "tokens": 7}
+    assert lm.describe(scores, "word", "test") == "test: perplexity 20.0 (unigram 100.0, 5.00x better) over 7 tokens"
+
+
+def _recurrent_weight(model):
+    (name, weight), = [(n, p) for n, p in model.named_parameters() if "weight_hh" in n]
+    return weight.detach().double()
+
+
+@pytest.mark.parametrize("name", ["forecast", "lm"])
+def test_the_init_setting_reaches_the_model(name, text):
+    base = tiny(name, text)
+    eye = torch.eye(base.hidden_size, dtype=torch.float64)
+    for init, orthogonal in (("orthogonal", True), ("default", False)):
+        torch.manual_seed(0)
+        w = _recurrent_weight(jobs.JOBS[name].build(replace(base, cell="rnn", init=init)).model)
+        assert torch.allclose(w.T @ w, eye, atol=1e-5) is orthogonal, init
+
+
+def test_a_synthetic_checkpoint_from_before_whole_configs_reads_as_the_default_init():
+    old = {"config": {"task_length": 24, "batch_size": 4, "data_seed": 0, "model_cell": "gru",
+                      "model_hidden_size": 5, "model_num_layers": 1}}
+    config = synthetic.JOBS[0].config_of(old, "old.pt")
+    assert (config.init, config.engine, config.cell, config.length) == ("default", "auto", "gru", 24)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is in the standard library from 3.11")
+def test_toml_configs_need_only_the_standard_library_from_python_3_11(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tomli", None)  # not installed (setuptools may vendor one)
+    path = tmp_path / "run.toml"
+    path.write_text('hidden_size = 7\ncell = "gru"\n')
+    assert jobs.read_toml(path) == {"hidden_size": 7, "cell": "gru"}

@@ -1,4 +1,6 @@
 """Forecaster (direct and autoregressive), error measures and the naive baselines."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -39,3 +41,11 @@ def test_errors_and_baselines_on_a_known_series():
     assert e["mae"] == 1.0 and e["rmse"] == 1.0 and np.isnan(e["nrmse"])
     e = errors(np.array([0.0, 0.0]), np.array([1.0, -1.0]))
     assert e["rmse"] == 1.0 and e["nrmse"] == 1.0
+
+
+def test_forecast_errors_are_mae_rmse_and_rmse_over_the_spread_of_the_truth():
+    truth = np.array([[1.0, 3.0], [5.0, 7.0]])  # std 2.2360...
+    got = errors(truth + np.array([[1.0, -1.0], [3.0, -3.0]]), truth)
+    rmse = (20 / 4) ** 0.5
+    assert got == pytest.approx({"mae": 2.0, "rmse": rmse, "nrmse": rmse / np.std(truth)})
+    assert math.isnan(errors(np.ones(3), np.full(3, 2.0))["nrmse"])  # a constant truth has no spread

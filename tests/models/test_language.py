@@ -59,3 +59,14 @@ def test_sampling_is_seeded_greedy_at_zero_temperature_and_respects_top_k_and_ex
             sample(lm, prompt, 3, temperature=bad)
     with pytest.raises(ValueError, match="expected a finite temperature >= 0, got -1"):
         sample(lm, prompt, 5, temperature=-1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(cell="nope"),
+     "LanguageModel: unknown cell 'nope'; valid values are 'rnn', 'lstm', 'gru', 'mingru', 'minlstm'"),
+    (dict(dropout=2.0), "LanguageModel: expected dropout in [0, 1], got 2.0"),
+])
+def test_bad_settings_are_refused_naming_the_class_and_the_setting(kwargs, message):
+    with pytest.raises(ValueError) as exc:
+        LanguageModel(10, 4, 4, **kwargs)
+    assert str(exc.value) == message

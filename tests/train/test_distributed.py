@@ -42,3 +42,9 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     for name, value in r0["state"].items():
         assert torch.equal(value, r1["state"][name]), name
     assert (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "rank1").exists()
+
+
+def test_one_process_on_the_cpu_is_rank_0_of_1_on_the_cpu():
+    from rnnkit.train.distributed import setup
+    ctx = setup("cpu")
+    assert (ctx.rank, ctx.world, ctx.device) == (0, 1, torch.device("cpu"))

@@ -1,4 +1,5 @@
 """Gradient clipping and the non-finite guard: each test fails if the mechanism is removed."""
+import csv
 import math
 
 import pytest
@@ -61,6 +62,10 @@ def test_nonfinite_step_is_skipped_lr_lowered_and_logged(tmp_path):
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.005)
     log = (tmp_path / "log.csv").read_text()
     assert "nonfinite loss=nan" in log and "lr lowered to 0.005" in log
+    with open(tmp_path / "log.csv") as f:
+        skipped, = [r for r in csv.DictReader(f) if r["event"].startswith("nonfinite")]
+    assert skipped["step"] == "3" and skipped["loss"] == "nan" and skipped["grad_norm"] == "nan"
+    assert float(skipped["lr"]) == pytest.approx(0.005)
 
 
 class AlwaysNaN(NaNTask):

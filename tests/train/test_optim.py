@@ -33,3 +33,14 @@ def test_step_schedule_and_scheduler_drives_the_optimizer():
         opt.step()
         sched.step()
     assert seen == [1.0, 1.0, 0.5, 0.5, 0.25]
+
+
+def test_resuming_a_checkpoint_that_does_not_record_its_lr_keeps_the_configured_one():
+    from rnnkit.train.optim import retune
+    cfg = TrainConfig(lr=0.01, schedule="cosine", steps=100)
+    param = torch.nn.Parameter(torch.zeros(2))
+    optimizer = build_optimizer([param], cfg)
+    scheduler = build_scheduler(optimizer, cfg)
+    retune(optimizer, scheduler, cfg, {"schedule": "constant"})  # saved without "lr": assume the same
+    assert scheduler.base_lrs == [0.01]
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * lr_factor(scheduler.last_epoch, cfg))

@@ -117,3 +117,10 @@ def test_the_hook_adds_weight_times_omega_to_the_objective():
     assert "engine 'native' cannot record" in recorder.note
     with pytest.raises(ValueError, match="expected weight to be a number > 0, got 0"):
         VanishingGradientPenalty(0)
+
+
+@pytest.mark.parametrize("weight", [0, -1.0, True, "0.1", None, float("nan")])
+def test_a_penalty_weight_must_be_a_positive_number(weight):
+    with pytest.raises(ValueError) as exc:
+        VanishingGradientPenalty(weight)
+    assert str(exc.value) == f"VanishingGradientPenalty: expected weight to be a number > 0, got {weight!r}"

@@ -53,3 +53,28 @@ def test_a_training_run_into_a_log_file_writes_lines_not_redraws(tmp_path, capsy
     err = capsys.readouterr().err
     assert "\r" not in err and "step 2: val loss" in err
     assert err.splitlines()[-1].startswith("step 4 of 4, 0:00 of 5:00: ") and "val mse" in err.splitlines()[-1]
+
+
+class _Pipe(io.StringIO):
+    """A stream that counts how often it was flushed (a pipe's reader sees only flushed text)."""
+    flushes = 0
+
+    def flush(self):
+        self.flushes += 1
+        super().flush()
+
+
+def test_a_message_reaches_a_pipe_at_once():
+    pipe = _Pipe()
+    progress = Progress(10, terminal=False, stream=pipe)
+    before = pipe.flushes
+    progress.write("checkpoint written")
+    assert pipe.getvalue().endswith("checkpoint written\n") and pipe.flushes > before
+
+
+def test_a_resumed_run_s_bar_starts_at_the_step_it_resumes_from():
+    stream = io.StringIO()
+    progress = Progress(100, initial=40, terminal=True, stream=stream)
+    progress.update(41)
+    progress.close()
+    assert "41/100" in stream.getvalue() and " 0/100" not in stream.getvalue()

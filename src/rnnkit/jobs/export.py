@@ -161,7 +161,8 @@ def onnx_bytes(model: nn.Module, config: dict) -> tuple[bytes, tuple, tuple, tup
 
 def _describe(tokens: bool, names: tuple) -> str:
     x = "x (B,) int64 token ids" if tokens else "x (B, I) float32"
-    return f"{x}; {', '.join(names)} (L, B, ·) float32 state, zeros to start; outputs y and {', '.join(names)}_out"
+    outs = ", ".join(n + "_out" for n in names)
+    return f"{x}; {', '.join(names)} (L, B, ·) float32 state, zeros to start; outputs y and {outs}"
 
 
 def check_onnx(raw: bytes, model: nn.Module, kind: tuple) -> tuple[float | None, str]:

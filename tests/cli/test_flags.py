@@ -1,0 +1,123 @@
+"""What `rnnkit --help` and each command's --help promise a user, held to what the parser does."""
+import argparse
+import errno
+import re
+
+import pytest
+
+import rnnkit
+from rnnkit.cli.main import build_parser, main
+
+# Options whose parsed default is None and whose help names what None then means, in words.
+NONE_MEANS = {"none", "all", "DIR/checkpoint.pt"}
+
+
+def _subcommands():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub
+
+
+def _options():
+    for name, parser in _subcommands().choices.items():
+        for action in parser._actions:
+            if action.option_strings and not isinstance(action, argparse._HelpAction):
+                yield name, action
+
+
+OPTIONS = [pytest.param(name, action, id=f"{name} {action.option_strings[-1]}") for name, action in _options()]
+
+
+def test_every_command_has_a_summary_in_the_top_level_help(capsys):
+    summaries = {a.dest: a.help for a in _subcommands()._choices_actions}
+    assert set(summaries) == set(_subcommands().choices)
+    assert all(text and len(text) > 20 for text in summaries.values()), summaries
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for command, text in summaries.items():
+        assert f"{command} {' '.join(text.split())}" in out
+
+
+@pytest.mark.parametrize("command, action", OPTIONS)
+def test_every_flag_says_what_it_does(command, action):
+    assert action.help and len(action.help) > 10, (command, action.option_strings)
+
+
+@pytest.mark.parametrize("command, action", OPTIONS)
+def test_the_default_a_flag_states_is_the_default_it_has(command, action):
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._VersionAction)):
+        return
+    stated = re.search(r"\(default: ([^)]*)\)", action.help or "")
+    if action.default is argparse.SUPPRESS:  # config flags: TrainConfig's default, checked in test_train
+        assert stated, (command, action.option_strings)
+        return
+    if action.default is None:
+        assert stated is None or stated.group(1) in NONE_MEANS or " " in stated.group(1), \
+            f"{command} {action.option_strings[-1]} says (default: {stated.group(1)}) but parses to None"
+        return
+    assert stated, f"{command} {action.option_strings[-1]}: help does not state its default {action.default!r}"
+    first = re.split(r"[;,]", stated.group(1))[0].strip()
+    if isinstance(action.default, (int, float)):
+        assert float(first) == action.default, (command, action.option_strings, first)
+    else:
+        assert first == str(action.default), (command, action.option_strings, first)
+    if action.choices is not None:
+        assert action.default in action.choices
+
+
+def test_version_in_process(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"rnnkit {rnnkit.__version__}\n"
+
+
+def test_eval_takes_either_split_by_name():
+    parser = build_parser()
+    assert parser.parse_args(["eval", "run.pt", "--split", "test"]).split == "test"
+    assert parser.parse_args(["eval", "run.pt", "--split", "val"]).split == "val"
+    assert parser.parse_args(["eval", "run.pt"]).split == "test"
+
+
+def test_esn_search_writes_under_its_documented_folder_by_default():
+    assert build_parser().parse_args(["esn", "--search"]).out == "runs/esn-search"
+
+
+def test_none_is_a_value_only_for_flags_that_may_be_none(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--hidden-size", "none"])
+    assert exc.value.code == 2
+    assert "--hidden-size" in capsys.readouterr().err
+    args = build_parser().parse_args(["train", "--tbptt", "None", "--clip-norm", "none"])
+    assert args.tbptt is None and args.clip_norm is None
+
+
+def test_a_file_error_after_the_checks_is_one_line_and_exit_1(capsys, monkeypatch):
+    from rnnkit.cli import info
+
+    def vanished(args):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "runs/x/log.csv")
+    monkeypatch.setattr(info, "run", vanished)
+    assert main(["info"]) == 1
+    assert capsys.readouterr().err == "rnnkit info: error: No such file or directory: runs/x/log.csv\n"
+
+
+def test_out_of_memory_names_the_size_that_did_not_fit(capsys, monkeypatch):
+    from rnnkit.cli import info
+
+    def too_big(args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
+    monkeypatch.setattr(info, "run", too_big)
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rnnkit info: error: out of memory: a tensor of 68.7 GB did not fit; use smaller sizes")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("flag, least", [("--length", 2), ("--hidden-size", 1), ("--num-layers", 1),
+                                         ("--batch-size", 1), ("--max-lag", 1)])
+def test_diagnose_names_the_smallest_value_each_size_flag_takes(capsys, flag, least):
+    assert main(["diagnose", flag, str(least - 1)]) == 2
+    assert f"expected {flag} >= {least}," in capsys.readouterr().err

@@ -1,0 +1,95 @@
+"""Bad input gets one line that names who refused it, what was expected and what came: the whole message."""
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.data import mackey_glass
+from rnnkit.data.series import read_series
+from rnnkit.data.text import Vocabulary
+from rnnkit.diagnostics.flow import gradient_flow
+from rnnkit.diagnostics.gates import gate_stats
+from rnnkit.diagnostics.spectral import power_iteration
+from rnnkit.models import LanguageModel, SequenceClassifier
+from rnnkit.reservoir import Reservoir, ReservoirConfig
+from rnnkit.reservoir.diagnostics import echo_state_check
+from rnnkit.reservoir.search import search
+from rnnkit.train import CheckpointError
+
+
+class _Twice(torch.nn.Module):
+    """Runs its recurrent layer twice: one gradient flow per run would be ambiguous."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = rnnkit.RNN(1, 3)
+
+    def forward(self, x):
+        return self.rnn(self.rnn(x)[0][..., :1])
+
+
+def _reservoir():
+    return Reservoir(1, ReservoirConfig(units=20, connectivity=0.5), dtype=torch.float64)
+
+
+CASES = [  # (what, call, exception, the whole message)
+    ("mackey_glass dt", lambda: mackey_glass(10, dt=0), ValueError, "mackey_glass: expected dt > 0, got 0"),
+    ("Vocabulary level", lambda: Vocabulary(("a", "b"), level="x"), ValueError,
+     "Vocabulary: unknown level 'x'; valid values are 'char', 'word'"),
+    ("power_iteration", lambda: power_iteration(torch.zeros(2, 3)), ValueError,
+     "power_iteration: expected a square matrix (H, H), got shape (2, 3)"),
+    ("gate_stats eps", lambda: gate_stats(rnnkit.LSTMCell(1, 2), torch.zeros(3, 1, 1), eps=0.0), ValueError,
+     "gate_stats: expected eps in (0, 0.5), got 0.0"),
+    ("gradient_flow twice", lambda: gradient_flow(_Twice(), torch.zeros(4, 2, 1), lambda out, b: out[0].sum()),
+     ValueError, "gradient_flow: expected the model to run its recurrent layer once (1 cell calls), got 2 cell calls"),
+    ("SequenceClassifier classes", lambda: SequenceClassifier(1, 4, 1), ValueError,
+     "SequenceClassifier: expected num_classes >= 2, got 1"),
+    ("LanguageModel vocabulary", lambda: LanguageModel(1, 4, 4), ValueError,
+     "LanguageModel: expected vocab_size >= 2, got 1"),
+    ("ReservoirConfig connectivity", lambda: ReservoirConfig(connectivity="a"), TypeError,
+     "ReservoirConfig: expected connectivity to be a number, got str 'a'"),
+    ("echo_state_check reservoir", lambda: echo_state_check("nope"), TypeError,
+     "echo_state_check: expected a rnnkit.reservoir.Reservoir, got str"),
+    ("echo_state_check inputs", lambda: echo_state_check(_reservoir(), inputs=[1.0, 2.0]), TypeError,
+     "echo_state_check: expected inputs to be a torch.Tensor, got list"),
+    ("search lengths", lambda: search(np.zeros((100, 1)), np.zeros((90, 1)), spectral_radius=[0.9], leak_rate=[1.0],
+                                      ridge=[1e-6]), ValueError,
+     "search: expected X (T, I) and Y (T, O) of one series with the same T, got shapes (100, 1) and (90, 1)"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", [pytest.param(*case[1:], id=case[0]) for case in CASES])
+def test_the_message_names_the_owner_the_expectation_and_the_value(call, error, message):
+    with pytest.raises(error) as exc:
+        call()
+    assert str(exc.value) == message
+
+
+def test_a_csv_that_is_not_utf8_is_named_as_a_csv_file(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"year,value\n1,\xff\n")
+    with pytest.raises(ValueError) as exc:
+        read_series(path)
+    assert str(exc.value) == f"CSV file {str(path)!r} is not UTF-8 (invalid byte 0xff at offset 13)"
+
+
+def test_a_trainer_names_the_config_type_it_needs():
+    from rnnkit.train import Trainer
+    with pytest.raises(TypeError) as exc:
+        Trainer(torch.nn.Linear(1, 1), None, "x")
+    assert str(exc.value) == "Trainer: expected config to be a TrainConfig, got str"
+
+
+def test_a_checkpoint_of_no_known_task_is_named_by_its_path(tmp_path, capsys):
+    from rnnkit import jobs
+    from rnnkit.cli.main import main
+    from rnnkit.train.checkpoint import FORMAT, atomic_save
+    path = tmp_path / "unknown.pt"
+    atomic_save({"format": FORMAT, "step": 1, "config": {"task": "nope"}, "model": {}}, path)
+    line = (f"checkpoint {path} names no known task (got 'nope'; valid tasks are adding, copy, recall, lookahead, "
+            "lm, forecast, classify)")
+    with pytest.raises(CheckpointError) as exc:
+        jobs.restore(path)
+    assert str(exc.value) == line
+    assert main(["export", str(path), "--format", "safetensors"]) == 2
+    assert capsys.readouterr().err == f"rnnkit export: error: {line}\n"
