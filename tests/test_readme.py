@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SLOW = ("make train", "--max-minutes", "--task forecast", "--task classify", "--tokens word")
 TIMED = ("make train", "--max-minutes")
+# The echo state network's figures follow the CPU's summation order in the last digits (an ill-conditioned
+# ridge solve, then a chaotic free run; docs/esn.md): its numbers are compared to within CPU_SPREAD.
+CPU_DEPENDENT, CPU_SPREAD = ("rnnkit esn --task mackey-glass",), 0.1
 
 
 def blocks(text: str) -> list[tuple[str, str, int]]:
@@ -91,11 +94,22 @@ def run_command(command: str, cwd: Path) -> tuple[int, list[str]]:
 REPORT_LINES = re.compile(r"^(step \d+: |rnnkit [a-z]+: |checkpoint: |validation|test: |sample \(|\.venv/bin/python )")
 
 
+NUMBER = r"\d+(\.\d+)?(e[-+]?\d+)?"
+
+
 def _mask(line: str) -> str:
-    return re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", line.rstrip())
+    return re.sub(NUMBER, "#", line.rstrip())
 
 
-def missing_lines(shown: list[str], printed: list[str], timed: bool) -> list[str]:
+def _same(shown: str, printed: str, spread: float) -> bool:
+    """The same line, each number within ``spread`` (relative) of the one shown."""
+    if spread == 0 or _mask(shown) != _mask(printed):
+        return shown == printed
+    pairs = zip(re.finditer(NUMBER, shown), re.finditer(NUMBER, printed))
+    return all(abs(float(a.group()) - float(b.group())) <= spread * abs(float(a.group())) for a, b in pairs)
+
+
+def missing_lines(shown: list[str], printed: list[str], timed: bool, spread: float = 0.0) -> list[str]:
     """The shown lines that do not appear, in order, among the printed ones."""
     if timed:
         shown = [_mask(s) for s in shown if REPORT_LINES.match(s)]
@@ -106,10 +120,11 @@ def missing_lines(shown: list[str], printed: list[str], timed: bool) -> list[str
     for line in shown:
         if line in ("", "..."):
             continue
-        try:
-            at = printed.index(line, at) + 1
-        except ValueError:
+        found = next((i for i in range(at, len(printed)) if _same(line, printed[i], spread)), None)
+        if found is None:
             missing.append(line)
+        else:
+            at = found + 1
     return missing
 
 
@@ -145,11 +160,12 @@ def test_python_block_runs_on_its_own(tmp_path, lang, body, monkeypatch):
 @pytest.mark.parametrize("lang, body", _params(("console",)))
 def test_console_transcript_prints_what_it_shows(tmp_path, lang, body):
     timed = any(t in body for t in TIMED)
+    spread = CPU_SPREAD if any(c in body for c in CPU_DEPENDENT) else 0.0
     for command, shown in transcript(body):
         code, printed = run_command(command, tmp_path)
         wanted_error = any(line.startswith("rnnkit ") and ": error:" in line for line in shown)
         assert code == (2 if wanted_error else 0), f"{command!r} exited {code}:\n" + "\n".join(printed[-20:])
-        missing = missing_lines(shown, printed, timed)
+        missing = missing_lines(shown, printed, timed, spread)
         assert missing == [], f"{command!r} did not print these lines:\n" + "\n".join(missing) \
             + "\n--- it printed:\n" + "\n".join(printed[-40:])
 
@@ -161,3 +177,7 @@ def test_missing_lines_compares_in_order_and_masks_numbers_when_timed():
     printed = ["step 250: val loss 1.9", "Ham: a colon in generated text", "test: 2.5 bits"]
     assert missing_lines(["step 300: val loss 1.7", "Ham: other text", "test: 9.1 bits"], printed, True) == []
     assert missing_lines(["step 300: val loss", "..."], printed, True) == ["step #: val loss"]
+    printed = ["one-step NRMSE: 2.623e-05", "free run: 3.260e-04"]
+    assert missing_lines(["one-step NRMSE: 2.622e-05", "free run: 3.128e-04"], printed, False, 0.1) == []
+    assert missing_lines(["one-step NRMSE: 2.622e-05"], printed, False) == ["one-step NRMSE: 2.622e-05"]
+    assert missing_lines(["free run: 3.128e-03"], printed, False, 0.1) == ["free run: 3.128e-03"]

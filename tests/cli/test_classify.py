@@ -84,3 +84,11 @@ def test_eval_reports_accuracy_on_the_split(csv_run, capsys):
     capsys.readouterr()
     assert main(["eval", str(csv_run / "run" / "checkpoint.pt")]) == 0
     assert capsys.readouterr().out.startswith("test: accuracy")
+
+
+def test_a_checkpoint_without_a_step_restores_as_step_0(csv_run):
+    from rnnkit import jobs
+    ckpt = load_checkpoint(csv_run / "run" / "checkpoint.pt")
+    assert jobs.restore_checkpoint(dict(ckpt), "run.pt")[1].step == 2
+    del ckpt["step"]
+    assert jobs.restore_checkpoint(ckpt, "run.pt")[1].step == 0

@@ -126,3 +126,12 @@ def test_the_report_mentions_a_free_run_only_when_one_was_asked_for():
         lines = job.report(config, series, fitted)
         assert any("free-running generation skipped: narma10 is input-driven" in line for line in lines) is skipped
         assert len(lines) == 2 + skipped
+
+
+def test_a_csv_series_is_cut_to_the_training_and_test_steps(tmp_path):
+    from rnnkit.jobs import esn as job
+    path = tmp_path / "s.csv"
+    path.write_text("v\n" + "\n".join(f"{i % 7 * 0.5}" for i in range(100)) + "\n")
+    series = job.load(job.ESNJobConfig(task="csv", csv=str(path), train=50, test=20, warmup=5))
+    assert series.X.shape == series.Y.shape == (70, 1)
+    torch.testing.assert_close(series.X[1:], series.Y[:-1])  # one step ahead

@@ -121,3 +121,22 @@ def test_out_of_memory_names_the_size_that_did_not_fit(capsys, monkeypatch):
 def test_diagnose_names_the_smallest_value_each_size_flag_takes(capsys, flag, least):
     assert main(["diagnose", flag, str(least - 1)]) == 2
     assert f"expected {flag} >= {least}," in capsys.readouterr().err
+
+
+def test_a_file_error_without_a_file_name_is_the_reason_alone(capsys, monkeypatch):
+    from rnnkit.cli import info
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(info, "run", full)
+    assert main(["info"]) == 1
+    assert capsys.readouterr().err == "rnnkit info: error: No space left on device\n"
+
+
+def test_config_flags_can_be_added_to_a_parser_of_ones_own():
+    from rnnkit.cli.parsing import add_config_flags
+    from rnnkit.train import TrainConfig
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, TrainConfig)
+    args = parser.parse_args(["--steps", "7", "--clip-norm", "none"])
+    assert args.steps == 7 and args.clip_norm is None

@@ -105,3 +105,15 @@ def test_the_make_train_flags_parse_and_make_a_valid_config():
     values = {k: getattr(args, k) for k in _config_keys() if hasattr(args, k)}
     config, train = jobs.from_mapping(jobs.get("lm"), values, "Makefile")
     assert config.tokens == "char" and config.cell == "lstm" and train.max_minutes == 2 and args.threads == 1
+
+
+def test_the_closing_sample_never_writes_the_unknown_token(tmp_path, capsys):
+    words = " ".join(f"w{i}" for i in range(300))  # each word 3 times: with --min-count 4 all but "the" are <unk>
+    (tmp_path / "rare.txt").write_text((words + " the the the\n") * 3)
+    assert main(["train", "--task", "lm", "--tokens", "word", "--min-count", "4", "--text", str(tmp_path / "rare.txt"),
+                 "--length", "8", "--batch-size", "4", "--hidden-size", "8", "--embed-size", "4", "--steps", "2",
+                 "--eval-every", "0", "--eval-batches", "1", "--sample-length", "40", "--temperature", "1",
+                 "--no-progress", "--no-tensorboard", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    sample = out[out.index("sample (temperature 1.0, seed 0):"):].splitlines()[1]
+    assert sample.split() and "<unk>" not in sample

@@ -56,3 +56,15 @@ def test_lorenz_shapes_and_attractor():
     # RK4 step: one more step from the last sample equals the next sample
     a, b = lorenz(11, discard=0), lorenz(12, discard=0)
     torch.testing.assert_close(a, b[:11], rtol=0, atol=0)
+
+
+def test_lorenz_follows_the_lorenz_equations():
+    got = lorenz(50, dt=0.01, discard=0, seed=3).numpy()  # (50, 3): the states after 1..50 steps
+    s = 1.0 + np.random.default_rng(3).uniform(-1.0, 1.0, size=3)  # the documented start
+    fine, reference = 0.01 / 1000, []
+    for _ in range(50):  # explicit Euler at a thousandth of the step: an independent integration
+        for _ in range(1000):
+            x, y, z = s
+            s = s + fine * np.array([10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z])
+        reference.append(s)
+    np.testing.assert_allclose(got, np.array(reference), rtol=1e-3, atol=1e-3)

@@ -133,3 +133,26 @@ def test_bad_arguments_name_what_was_expected():
         gradient_flow(torch.nn.Linear(2, 2), torch.randn(4, 1, 2), lambda o, b: o.sum())
     with pytest.raises(ValueError, match="scalar tensor"):
         gradient_flow(layer, torch.randn(4, 1, 2), lambda o, b: o)
+
+
+def test_diagnose_bounds_the_jacobian_products_by_max_lag_or_takes_the_whole_batch():
+    from rnnkit.data.tasks import AddingTask
+    from rnnkit.diagnostics.report import diagnose
+    from rnnkit.models import SequenceModel
+    torch.manual_seed(0)
+    model, task = SequenceModel("rnn", 2, 6, 1), AddingTask(12, 4)
+    batch = task.batch("val", 0)
+    whole = diagnose(model, batch, task.loss, max_lag=None).jacobian_rate
+    assert whole == diagnose(model, batch, task.loss, max_lag=12).jacobian_rate
+    assert whole == diagnose(model, batch, task.loss, max_lag=100).jacobian_rate  # beyond T: the whole batch
+    assert whole != diagnose(model, batch, task.loss, max_lag=5).jacobian_rate
+
+
+def test_a_diagnosis_of_a_loss_that_ignores_the_states_shows_nan_ratios():
+    from rnnkit.data.tasks import AddingTask
+    from rnnkit.diagnostics.report import diagnose
+    from rnnkit.models import SequenceModel
+    torch.manual_seed(0)
+    model, task = SequenceModel("rnn", 2, 6, 1), AddingTask(12, 4)
+    text = diagnose(model, task.batch("val", 0), lambda out, batch: out[0].sum() * 0).text()
+    assert "\n  k=1: nan  k=10: nan  k=11: nan\n" in text  # no gradient reaches h_T: no ratio to show

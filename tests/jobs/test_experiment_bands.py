@@ -197,7 +197,8 @@ def test_an_experiment_runs_at_the_documented_sizes(tmp_path, monkeypatch, numbe
 def test_quick_run_holds_the_documented_claim(tmp_path, number, check):
     lines, data = _run(number, tmp_path)
     check(lines, data)
-    starts = [i for i, line in enumerate(lines) if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))]
+    starts = [i for i, line in enumerate(lines)
+              if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))]
     assert starts and all(i > 0 and lines[i - 1] == "" for i in starts), "Markdown: a blank line before each table"
     fits = [d["train"] for d in data.values()] if number == 1 else data.values() if number != 2 else ()
     for fit in fits:

@@ -93,3 +93,21 @@ def test_a_checkpoint_of_no_known_task_is_named_by_its_path(tmp_path, capsys):
     assert str(exc.value) == line
     assert main(["export", str(path), "--format", "safetensors"]) == 2
     assert capsys.readouterr().err == f"rnnkit export: error: {line}\n"
+
+
+def test_resuming_a_checkpoint_whose_config_lacks_the_job_settings_says_so(tmp_path, capsys):
+    from rnnkit.cli.main import main
+    from rnnkit.jobs.base import resumed_values
+    from rnnkit.train.checkpoint import atomic_save, load_checkpoint
+    run = tmp_path / "run"
+    assert main(["train", "--length", "8", "--hidden-size", "4", "--batch-size", "4", "--steps", "1",
+                 "--eval-every", "0", "--no-progress", "--no-tensorboard", "--out", str(run)]) == 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    del ckpt["config"]["job"]
+    path = tmp_path / "stripped.pt"
+    atomic_save(ckpt, path)
+    with pytest.raises(CheckpointError) as exc:
+        resumed_values(path, {})
+    assert str(exc.value) == (f"checkpoint {path}: its config lacks the run's 'job' settings "
+                              "(written by another program, or damaged)")
+

@@ -16,6 +16,7 @@ DT = torch.float64
 @pytest.mark.parametrize("radius", [0.9, 1.3])
 def test_esp_distance_is_what_echo_state_check_measures_for_that_reservoir(monkeypatch, radius):
     monkeypatch.setattr(search_module, "_chunk", lambda res: 64)  # 300 steps in 5 chunks, the last one short
+    torch.manual_seed(1)  # the global generator in another state than the check's own (seed 0)
     config = ReservoirConfig(units=30, connectivity=0.3, spectral_radius=radius)
     batched = search_module._echo_state_distances(BatchedReservoir(1, [config]), steps=300)
     single = echo_state_check(Reservoir(1, config, dtype=DT), steps=300, init_scale=1.0).distances
@@ -23,6 +24,7 @@ def test_esp_distance_is_what_echo_state_check_measures_for_that_reservoir(monke
 
 
 def test_memory_capacity_depends_on_its_seed_as_the_single_measure_does():
+    torch.manual_seed(1)  # the global generator in another state than the measures' own
     config = ReservoirConfig(units=20, connectivity=0.5)
     sizes = dict(train=600, test=300, washout=50, alpha=1e-4)
     got = [float(search_module.memory_capacities(BatchedReservoir(1, [config]), seed=s, **sizes)[0]) for s in (0, 3)]
@@ -101,3 +103,11 @@ def test_memory_capacity_names_a_bad_split_size():
 
 def test_an_esn_holds_no_state_before_it_has_seen_input():
     assert ESN(ReservoirConfig(units=10)).state is None
+
+
+def test_the_spectral_radius_of_a_sparse_matrix_is_that_of_its_dense_form():
+    from rnnkit.reservoir.diagnostics import spectral_radius
+    w = torch.randn(12, 12, dtype=DT, generator=torch.Generator().manual_seed(0))
+    w[w.abs() < 1.0] = 0.0
+    assert spectral_radius(w.to_sparse()) == pytest.approx(spectral_radius(w), rel=1e-12)
+    assert spectral_radius(w.to_sparse_csr()) == pytest.approx(spectral_radius(w), rel=1e-12)
