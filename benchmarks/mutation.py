@@ -7,8 +7,8 @@
 
 ``sample`` has mutmut write every mutant of the packages named in ``[tool.mutmut]`` of
 pyproject.toml (train, data, models, jobs, cli, diagnostics, reservoir) into ``mutants/`` and
-writes a seeded random sample of their names, one per line, to ``--out``. ``report`` reads mutmut's own
-verdicts for those names (``mutants/**/*.py.meta``, the files ``mutmut results`` reads), takes
+writes a seeded random sample of their names, one per line, to ``--out`` (the N first in an order
+that hashes each name with the seed). ``report`` reads mutmut's own verdicts for those names (``mutants/**/*.py.meta``, the files ``mutmut results`` reads), takes
 out the mutants that ``benchmarks/mutation_equivalent.txt`` shows to be equivalent (one line
 each saying why) and prints the table for ``benchmarks/RESULTS.md``: counts per package and
 the score killed / (sample - equivalent), a timeout counting as killed as mutmut counts it.

@@ -140,3 +140,15 @@ def test_config_flags_can_be_added_to_a_parser_of_ones_own():
     add_config_flags(parser, TrainConfig)
     args = parser.parse_args(["--steps", "7", "--clip-norm", "none"])
     assert args.steps == 7 and args.clip_norm is None
+
+
+def test_a_size_too_large_for_memory_is_a_usage_error(capsys, monkeypatch):
+    from rnnkit._checks import TooLarge
+    from rnnkit.cli import info
+
+    def huge(args):
+        raise TooLarge("Trainer: a batch would take 80 GiB, more than the 20 GiB free")
+    monkeypatch.setattr(info, "run", huge)
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err == "rnnkit info: error: Trainer: a batch would take 80 GiB, more than the 20 GiB free\n"

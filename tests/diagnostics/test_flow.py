@@ -156,3 +156,15 @@ def test_a_diagnosis_of_a_loss_that_ignores_the_states_shows_nan_ratios():
     model, task = SequenceModel("rnn", 2, 6, 1), AddingTask(12, 4)
     text = diagnose(model, task.batch("val", 0), lambda out, batch: out[0].sum() * 0).text()
     assert "\n  k=1: nan  k=10: nan  k=11: nan\n" in text  # no gradient reaches h_T: no ratio to show
+
+
+def test_diagnose_takes_a_bare_input_tensor_as_the_batch():
+    from rnnkit.data.tasks import AddingTask
+    from rnnkit.diagnostics.report import diagnose
+    from rnnkit.models import SequenceModel
+    torch.manual_seed(0)
+    model, batch = SequenceModel("gru", 2, 5, 1), AddingTask(12, 4).batch("val", 0)
+    whole = diagnose(model, batch, lambda out, b: out[0].pow(2).sum())
+    bare = diagnose(model, batch.x, lambda out, x: out[0].pow(2).sum())
+    assert bare.flow.norms.dtype == torch.float64
+    torch.testing.assert_close(bare.flow.norms, whole.flow.norms, rtol=0, atol=0)

@@ -29,6 +29,8 @@ def test_monitor_records_pre_clipping_norms_and_raises_vanishing(tmp_path):
         assert record["grad_norm"] == pytest.approx(row["grad_norm"], rel=1e-5)  # the Trainer's, before clipping
         assert record["grad_norm"] > 1e-3  # larger than the clip: measured before clipping
     assert "ratios" in monitor.records[0] and "ratios" in monitor.records[1] and "ratios" not in monitor.records[2]
+    assert set(monitor.records[0]) == {"step", "grad_norm", "ratios", "ratio_at_T-1"}
+    assert set(monitor.records[0]["ratios"]) == {"1", "10"}  # the configured lags below T=40
     vanishing = [a for a in monitor.alarms if a.kind == "vanishing"]
     assert vanishing and vanishing[0].step == 1 and "at lag k=" in vanishing[0].message
     assert "--cell lstm" in vanishing[0].remedy

@@ -164,9 +164,10 @@ class _Stop(Exception):
     pass
 
 
-# The first trained run's (T, steps): in full as docs/experiments.md documents it, and with --quick.
-FULL = {1: (100, 1500), 3: (20, 1500), 4: (100, 1500), 5: (20, 800), 6: (50, 3000), 7: (40, 1500)}
-QUICK = {1: (100, 5), 3: (20, 600), 4: (20, 500), 5: (20, 200), 6: (20, 1000), 7: (40, 350)}
+# The first trained run's (T, H, steps): in full as docs/experiments.md documents it, and with --quick.
+FULL = {1: (100, 32, 1500), 3: (20, 32, 1500), 4: (100, 32, 1500), 5: (20, 32, 800), 6: (50, 64, 3000),
+        7: (40, 32, 1500)}
+QUICK = {1: (100, 32, 5), 3: (20, 32, 600), 4: (20, 32, 500), 5: (20, 16, 200), 6: (20, 64, 1000), 7: (40, 32, 350)}
 
 
 @pytest.mark.parametrize("quick", [False, True])
@@ -176,7 +177,8 @@ def test_an_experiment_runs_at_the_documented_sizes(tmp_path, monkeypatch, numbe
     seen = []
 
     def first_run(model, task, *, steps, **kwargs):
-        seen.append((task.length, steps))
+        from rnnkit.diagnostics.flow import find_recurrent
+        seen.append((task.length, find_recurrent(model).hidden_size, steps))
         raise _Stop
     for module in (theory, training):
         monkeypatch.setattr(module, "train", first_run)

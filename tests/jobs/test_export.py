@@ -166,3 +166,19 @@ def test_cli_refuses_to_replace_a_file_and_bad_requests_are_one_line(lm_checkpoi
     assert main(["export", str(tmp_path / "missing.pt"), "--format", "onnx"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_a_checkpoint_without_a_step_exports_as_step_0(lm_checkpoint, tmp_path, capsys):
+    from rnnkit.train.checkpoint import atomic_save
+    ckpt = load_checkpoint(lm_checkpoint)
+    del ckpt["step"]
+    stepless = tmp_path / "stepless.pt"
+    atomic_save(ckpt, stepless)
+    assert main(["export", str(stepless), "--format", "safetensors"]) == 0
+    assert load_checkpoint(stepless.with_suffix(".safetensors"))["step"] == 0
+
+
+def test_a_model_without_a_recurrent_layer_is_refused_by_name():
+    with pytest.raises(ValueError) as exc:
+        export.recurrent_layer(torch.nn.Sequential(torch.nn.Linear(2, 2)))
+    assert str(exc.value) == "Sequential holds no rnnkit recurrent layer to export"

@@ -105,6 +105,8 @@ def test_plot_shows_the_split_in_years_with_the_legend_off_the_axes(tmp_path, mo
     np.testing.assert_array_equal(truth.get_ydata(), series.values[263:])
     np.testing.assert_array_equal(ahead.get_xdata(), [2008, 2009, 2010])  # from the last value on
     np.testing.assert_array_equal(ahead.get_ydata(), [series.values[-1], 1.0, 2.0])
+    for name, key in (("model, 1 step ahead", "model"), ("naive (last value)", "naive")):
+        np.testing.assert_array_equal(lines[name].get_ydata(), result[key][:, 0])  # the 1-step-ahead column
     history = lines["history (not forecast)"]
     assert history.get_xdata()[0] > 1900 and history.get_xdata()[-1] == 1963
     colours = [matplotlib.colors.to_hex(line.get_color()) for line in lines.values()]

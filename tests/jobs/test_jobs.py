@@ -197,3 +197,39 @@ def test_toml_configs_need_only_the_standard_library_from_python_3_11(tmp_path, 
     path = tmp_path / "run.toml"
     path.write_text('hidden_size = 7\ncell = "gru"\n')
     assert jobs.read_toml(path) == {"hidden_size": 7, "cell": "gru"}
+
+
+def test_the_vocabulary_comes_from_the_training_part_only(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text(" ".join(["seen"] * 860 + ["heldout"] * 140) + "\n")  # held out: the last 15 % (150 tokens)
+    config = lm.LMConfig(text=str(path), tokens="word", length=8, batch_size=2, hidden_size=4, embed_size=4,
+                         val_fraction=0.1, test_fraction=0.05, sample_length=0)
+    vocab = lm.build(config).task.vocab
+    assert "seen" in vocab.index and "heldout" not in vocab.index
+
+
+def test_tied_weights_reach_the_language_model(text):
+    config = replace(tiny("lm", text), embed_size=8, tie_weights=True)
+    model = lm.build(config).model
+    assert model.head.weight is model.embed.weight
+
+
+def test_forecast_and_recall_losses_are_mean_squared_errors():
+    from rnnkit.data.series import ForecastTask
+    from rnnkit.data.tasks import RecallTask
+    task = ForecastTask(torch.linspace(-1, 1, 60), length=6, horizon=3, batch_size=2)
+    batch = task.batch("train", 0)
+    output = batch.y + 0.5  # every forecast 0.5 off
+    assert float(task.loss(output, batch)) == pytest.approx(0.25)
+    recall = RecallTask(10, 4, gap=3)
+    batch = recall.batch("train", 0)
+    assert float(recall.loss(batch.y - 0.1, batch)) == pytest.approx(0.01)
+    assert float(recall.loss(batch.y, batch)) == 0.0
+
+
+@pytest.mark.parametrize("name", ["adding", "copy", "recall", "lookahead"])
+def test_make_task_passes_the_seed(name):
+    from rnnkit.data.tasks import make_task
+    assert make_task(name, 30, 4, seed=5).seed == 5
+    assert not torch.equal(make_task(name, 30, 4, seed=5).batch("train", 0).x,
+                           make_task(name, 30, 4, seed=6).batch("train", 0).x)

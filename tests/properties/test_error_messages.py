@@ -10,9 +10,12 @@ from rnnkit.data.text import Vocabulary
 from rnnkit.diagnostics.flow import gradient_flow
 from rnnkit.diagnostics.gates import gate_stats
 from rnnkit.diagnostics.spectral import power_iteration
-from rnnkit.models import LanguageModel, SequenceClassifier
-from rnnkit.reservoir import Reservoir, ReservoirConfig
-from rnnkit.reservoir.diagnostics import echo_state_check
+from rnnkit.data.series import ForecastTask
+from rnnkit.data.tasks import LookaheadTask
+from rnnkit.models import Forecaster, LanguageModel, SequenceClassifier, SequenceModel
+from rnnkit.reservoir import Reservoir, ReservoirConfig, Ridge
+from rnnkit.train import weights_file
+from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity
 from rnnkit.reservoir.search import search
 from rnnkit.train import CheckpointError
 
@@ -52,6 +55,18 @@ CASES = [  # (what, call, exception, the whole message)
      "echo_state_check: expected a rnnkit.reservoir.Reservoir, got str"),
     ("echo_state_check inputs", lambda: echo_state_check(_reservoir(), inputs=[1.0, 2.0]), TypeError,
      "echo_state_check: expected inputs to be a torch.Tensor, got list"),
+    ("ForecastTask index", lambda: ForecastTask(torch.zeros(50)).batch("train", -1), ValueError,
+     "ForecastTask: expected index >= 0, got -1"),
+    ("LookaheadTask index", lambda: LookaheadTask(20, 4).batch("train", -1), ValueError,
+     "LookaheadTask: expected index >= 0, got -1"),
+    ("Forecaster horizon", lambda: Forecaster(1, 4, horizon=0), ValueError, "Forecaster: expected horizon >= 1, got 0"),
+    ("SequenceModel.around size", lambda: SequenceModel.around(rnnkit.LSTM(1, 4), 0), ValueError,
+     "SequenceModel.around: expected output_size >= 1, got 0"),
+    ("memory_capacity delay", lambda: memory_capacity(_reservoir(), max_delay=0), ValueError,
+     "memory_capacity: expected max_delay >= 1, got 0"),
+    ("Ridge fit_bias", lambda: Ridge(1.0, fit_bias=1), TypeError, "Ridge: expected fit_bias to be a bool, got int 1"),
+    ("weights file too short", lambda: weights_file.read("w.safetensors", b"abc", "x"), ValueError,
+     "w.safetensors is not a safetensors file: 3 bytes, shorter than its 8-byte header length"),
     ("search lengths", lambda: search(np.zeros((100, 1)), np.zeros((90, 1)), spectral_radius=[0.9], leak_rate=[1.0],
                                       ridge=[1e-6]), ValueError,
      "search: expected X (T, I) and Y (T, O) of one series with the same T, got shapes (100, 1) and (90, 1)"),
@@ -63,6 +78,14 @@ def test_the_message_names_the_owner_the_expectation_and_the_value(call, error, 
     with pytest.raises(error) as exc:
         call()
     assert str(exc.value) == message
+
+
+def test_a_csv_that_is_not_csv_names_the_file_and_line(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("year,value\n1," + "9" * 200_000 + "\n")
+    with pytest.raises(ValueError) as exc:
+        read_series(path)
+    assert str(exc.value) == f"CSV file {str(path)!r} line 2: not valid CSV (field larger than field limit (131072))"
 
 
 def test_a_csv_that_is_not_utf8_is_named_as_a_csv_file(tmp_path):
@@ -111,3 +134,20 @@ def test_resuming_a_checkpoint_whose_config_lacks_the_job_settings_says_so(tmp_p
     assert str(exc.value) == (f"checkpoint {path}: its config lacks the run's 'job' settings "
                               "(written by another program, or damaged)")
 
+
+
+@pytest.mark.parametrize("name", ["", 3, None])
+def test_a_hook_needs_a_non_empty_str_name(name):
+    from rnnkit.data.tasks import AddingTask
+    from rnnkit.train import TrainConfig, Trainer
+
+    class Hook:
+        def on_step_end(self, trainer):
+            pass
+    hook = Hook()
+    hook.name = name
+    trainer = Trainer(SequenceModel("rnn", 2, 4, 1), AddingTask(8, 2), TrainConfig(steps=1, progress=False,
+                                                                                   tensorboard=False), None)
+    with pytest.raises(TypeError) as exc:
+        trainer.add_hook(hook)
+    assert str(exc.value) == f"Trainer.add_hook: expected a hook with a non-empty str name, got Hook with name {name!r}"

@@ -111,3 +111,15 @@ def test_the_spectral_radius_of_a_sparse_matrix_is_that_of_its_dense_form():
     w[w.abs() < 1.0] = 0.0
     assert spectral_radius(w.to_sparse()) == pytest.approx(spectral_radius(w), rel=1e-12)
     assert spectral_radius(w.to_sparse_csr()) == pytest.approx(spectral_radius(w), rel=1e-12)
+
+
+def test_a_reservoir_run_that_needs_gradients_gives_the_same_states_and_a_gradient():
+    res = Reservoir(1, ReservoirConfig(units=10, connectivity=0.5), dtype=DT)
+    x = torch.randn(6, 2, 1, dtype=DT, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want, _ = res.run(x, torch.zeros(2, 10, dtype=DT))
+    x.requires_grad_(True)
+    got, _ = res.run(x, torch.zeros(2, 10, dtype=DT))  # a reservoir inside a trained model: autograd's path
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    got.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
