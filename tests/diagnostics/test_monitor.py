@@ -64,13 +64,19 @@ class _Scaled:
         return self.task.metric(output, batch)
 
 
-def test_exploding_alarm_in_training(tmp_path):
+def _jumping_trainer():
+    """Two steps whose loss grows x1000 at the second: a jump alarm at step 2."""
     box = []
     torch.manual_seed(0)
     config = TrainConfig(steps=2, eval_every=0, progress=False, tensorboard=False, clip_norm=None,
                          checkpoint_every=0)
     trainer = Trainer(SequenceModel("rnn", 2, 6, 1), _Scaled(box), config, None)
     box.append(trainer)
+    return trainer
+
+
+def test_exploding_alarm_in_training(tmp_path):
+    trainer = _jumping_trainer()
     monitor = TrainingMonitor(MonitorConfig(every=100)).attach(trainer)
     trainer.fit()
     exploding = [a for a in monitor.alarms if a.kind == "exploding"]
@@ -103,12 +109,7 @@ def test_flow_alarms_name_the_first_lag_past_the_threshold_in_each_direction():
 
 
 def test_a_jump_and_a_flow_alarm_in_the_same_step_are_both_kept(monkeypatch):
-    box = []
-    torch.manual_seed(0)
-    config = TrainConfig(steps=2, eval_every=0, progress=False, tensorboard=False, clip_norm=None,
-                         checkpoint_every=0)
-    trainer = Trainer(SequenceModel("rnn", 2, 6, 1), _Scaled(box), config, None)
-    box.append(trainer)
+    trainer = _jumping_trainer()
     monitor = TrainingMonitor(MonitorConfig(every=2)).attach(trainer)
     monkeypatch.setattr(monitor, "measure", lambda trainer: _flow())
     trainer.fit()
