@@ -78,21 +78,15 @@ def report(sample: list[str]) -> int:
               "run benchmarks/mutation.sh from the start", file=sys.stderr)
         return 2
     rows: dict[str, Counter] = {}
-    for name in sample:
+    for name in sorted(sample, key=package):
         status = "equivalent" if name in same else status_by_exit_code[codes[name]]
         rows.setdefault(package(name), Counter())[status] += 1
-    total = Counter()
+    rows["all"] = sum(rows.values(), Counter())
     print("| package | sampled | killed | timeout | survived | no tests | equivalent | other | score |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for pkg, c in sorted(rows.items()) + [("all", None)]:
-        if c is None:
-            c = total
-        else:
-            total.update(c)
-        n = sum(c.values())
-        detected = sum(c[s] for s in DETECTED)
+    for pkg, c in rows.items():
+        n, detected, live = sum(c.values()), sum(c[s] for s in DETECTED), sum(c.values()) - c["equivalent"]
         other = n - detected - c["survived"] - c["no tests"] - c["equivalent"]
-        live = n - c["equivalent"]
         score = f"{100 * detected / live:.1f} %" if live else "-"
         print(f"| {pkg} | {n} | {c['killed'] + c['segfault']} | {c['timeout']} | {c['survived']} | "
               f"{c['no tests']} | {c['equivalent']} | {other} | {score} |")

@@ -6,6 +6,7 @@ import re
 import pytest
 
 import rnnkit
+from rnnkit._checks import TooLarge
 from rnnkit.cli.main import build_parser, main
 
 # Options whose parsed default is None and whose help names what None then means, in words.
@@ -93,44 +94,11 @@ def test_none_is_a_value_only_for_flags_that_may_be_none(capsys):
     assert args.tbptt is None and args.clip_norm is None
 
 
-def test_a_file_error_after_the_checks_is_one_line_and_exit_1(capsys, monkeypatch):
-    from rnnkit.cli import info
-
-    def vanished(args):
-        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "runs/x/log.csv")
-    monkeypatch.setattr(info, "run", vanished)
-    assert main(["info"]) == 1
-    assert capsys.readouterr().err == "rnnkit info: error: No such file or directory: runs/x/log.csv\n"
-
-
-def test_out_of_memory_names_the_size_that_did_not_fit(capsys, monkeypatch):
-    from rnnkit.cli import info
-
-    def too_big(args):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
-                           "you tried to allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
-    monkeypatch.setattr(info, "run", too_big)
-    assert main(["info"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("rnnkit info: error: out of memory: a tensor of 68.7 GB did not fit; use smaller sizes")
-    assert err.count("\n") == 1
-
-
 @pytest.mark.parametrize("flag, least", [("--length", 2), ("--hidden-size", 1), ("--num-layers", 1),
                                          ("--batch-size", 1), ("--max-lag", 1)])
 def test_diagnose_names_the_smallest_value_each_size_flag_takes(capsys, flag, least):
     assert main(["diagnose", flag, str(least - 1)]) == 2
     assert f"expected {flag} >= {least}," in capsys.readouterr().err
-
-
-def test_a_file_error_without_a_file_name_is_the_reason_alone(capsys, monkeypatch):
-    from rnnkit.cli import info
-
-    def full(args):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(info, "run", full)
-    assert main(["info"]) == 1
-    assert capsys.readouterr().err == "rnnkit info: error: No space left on device\n"
 
 
 def test_config_flags_can_be_added_to_a_parser_of_ones_own():
@@ -142,13 +110,24 @@ def test_config_flags_can_be_added_to_a_parser_of_ones_own():
     assert args.steps == 7 and args.clip_norm is None
 
 
-def test_a_size_too_large_for_memory_is_a_usage_error(capsys, monkeypatch):
-    from rnnkit._checks import TooLarge
+OOM = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+       "allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
+
+
+@pytest.mark.parametrize("error, code, line", [
+    pytest.param(FileNotFoundError(errno.ENOENT, "No such file or directory", "runs/x/log.csv"), 1,
+                 "No such file or directory: runs/x/log.csv", id="file-vanished"),
+    pytest.param(OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device", id="no-file-name"),
+    pytest.param(RuntimeError(OOM), 1, "out of memory: a tensor of 68.7 GB did not fit; use smaller sizes "
+                 "(--batch-size, --length, --hidden-size, --units)", id="allocator"),
+    pytest.param(TooLarge("Trainer: a batch would take 80 GiB, more than the 20 GiB free"), 2,
+                 "Trainer: a batch would take 80 GiB, more than the 20 GiB free", id="checked-size"),
+])
+def test_an_error_inside_a_command_is_one_line_and_its_exit_code(capsys, monkeypatch, error, code, line):
     from rnnkit.cli import info
 
-    def huge(args):
-        raise TooLarge("Trainer: a batch would take 80 GiB, more than the 20 GiB free")
-    monkeypatch.setattr(info, "run", huge)
-    assert main(["info"]) == 2
-    err = capsys.readouterr().err
-    assert err == "rnnkit info: error: Trainer: a batch would take 80 GiB, more than the 20 GiB free\n"
+    def fails(args):
+        raise error
+    monkeypatch.setattr(info, "run", fails)
+    assert main(["info"]) == code
+    assert capsys.readouterr().err == f"rnnkit info: error: {line}\n"

@@ -3,7 +3,9 @@ import pytest
 import torch
 
 import rnnkit
+from rnnkit.data.tasks import AddingTask
 from rnnkit.diagnostics import gradient_flow, state_gradient_support
+from rnnkit.diagnostics.report import diagnose
 from rnnkit.models import SequenceModel
 
 
@@ -136,9 +138,6 @@ def test_bad_arguments_name_what_was_expected():
 
 
 def test_diagnose_bounds_the_jacobian_products_by_max_lag_or_takes_the_whole_batch():
-    from rnnkit.data.tasks import AddingTask
-    from rnnkit.diagnostics.report import diagnose
-    from rnnkit.models import SequenceModel
     torch.manual_seed(0)
     model, task = SequenceModel("rnn", 2, 6, 1), AddingTask(12, 4)
     batch = task.batch("val", 0)
@@ -149,9 +148,6 @@ def test_diagnose_bounds_the_jacobian_products_by_max_lag_or_takes_the_whole_bat
 
 
 def test_a_diagnosis_of_a_loss_that_ignores_the_states_shows_nan_ratios():
-    from rnnkit.data.tasks import AddingTask
-    from rnnkit.diagnostics.report import diagnose
-    from rnnkit.models import SequenceModel
     torch.manual_seed(0)
     model, task = SequenceModel("rnn", 2, 6, 1), AddingTask(12, 4)
     text = diagnose(model, task.batch("val", 0), lambda out, batch: out[0].sum() * 0).text()
@@ -159,9 +155,6 @@ def test_a_diagnosis_of_a_loss_that_ignores_the_states_shows_nan_ratios():
 
 
 def test_diagnose_takes_a_bare_input_tensor_as_the_batch():
-    from rnnkit.data.tasks import AddingTask
-    from rnnkit.diagnostics.report import diagnose
-    from rnnkit.models import SequenceModel
     torch.manual_seed(0)
     model, batch = SequenceModel("gru", 2, 5, 1), AddingTask(12, 4).batch("val", 0)
     whole = diagnose(model, batch, lambda out, b: out[0].pow(2).sum())
