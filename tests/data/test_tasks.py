@@ -73,11 +73,11 @@ def test_bad_split():
         AddingTask(10, 2).batch("dev", 0)
 
 
-@pytest.mark.parametrize("name", ["adding", "copy", "recall", "lookahead"])
+@pytest.mark.parametrize("name", ["adding", "copy", "recall", "lookahead", "horizon"])
 def test_the_splits_draw_different_batches_at_the_same_index(name):
-    from rnnkit.data.tasks import LookaheadTask, RecallTask
+    from rnnkit.data.tasks import HorizonTask, LookaheadTask, RecallTask
     task = {"adding": AddingTask(20, 8), "copy": CopyTask(10, 8), "recall": RecallTask(30, 8, gap=5),
-            "lookahead": LookaheadTask(20, 8)}[name]
+            "lookahead": LookaheadTask(20, 8), "horizon": HorizonTask(6, 8)}[name]
     for index in (0, 3):
         xs = {split: task.batch(split, index).x for split in ("train", "val", "test")}
         assert not torch.equal(xs["train"], xs["val"]) and not torch.equal(xs["train"], xs["test"])
@@ -90,3 +90,38 @@ def test_the_recall_marker_can_lie_anywhere_from_the_first_step_to_gap_before_th
     task = RecallTask(12, 64, gap=4)
     where = torch.cat([task.batch("train", i).x[:, :, 1].argmax(0) for i in range(10)])  # (640,) marked steps
     assert set(where.tolist()) == set(range(12 - 4))
+
+
+def test_the_horizon_target_is_the_symbol_marked_exactly_k_steps_before_the_end():
+    from rnnkit.data.tasks import HorizonTask
+    task = HorizonTask(length=7, batch_size=300, seed=2)
+    batch = task.batch("train", 0)
+    T = 10 + 1 + 7
+    assert batch.x.shape == (T, 300, 9) and batch.y.shape == (T, 300) and batch.weight.shape == (T, 300)
+    marked = batch.x[:, :, -1]
+    assert torch.equal(marked.argmax(0), torch.full((300,), T - 1 - 7)) and marked.sum() == 300  # one marker, k back
+    symbols = batch.x[:, :, :8].argmax(-1)  # (T, B)
+    assert torch.equal(batch.x[:, :, :8].sum(-1), torch.ones(T, 300))  # every step shows one symbol
+    assert torch.equal(batch.y[-1], symbols[T - 1 - 7]) and torch.equal(batch.weight[-1], torch.ones(300))
+    assert batch.weight[:-1].sum() == 0
+    assert len(set(batch.y[-1].tolist())) == 8  # every symbol is asked for
+    assert not torch.equal(symbols[-1], batch.y[-1])  # the last input is a distractor, not the answer
+
+
+def test_horizon_scores_recall_of_the_marked_symbol_against_the_uniform_baseline():
+    from rnnkit.data.tasks import HorizonTask
+    task = HorizonTask(length=5, batch_size=4000, seed=0)
+    batch = task.batch("val", 0)
+    T = batch.x.shape[0]
+    assert task.loss(torch.zeros(T, 4000, 8), batch).item() == pytest.approx(math.log(8))
+    assert task.baseline == pytest.approx(math.log(8))
+    perfect = torch.nn.functional.one_hot(batch.y, 8).float() * 30
+    assert task.metric(perfect, batch).item() == 1.0 and task.loss(perfect, batch).item() < 1e-6
+    last_input = torch.nn.functional.one_hot(batch.x[:, :, :8].argmax(-1), 8).float() * 30  # echo the distractor
+    assert abs(task.metric(last_input, batch).item() - 1 / 8) < 0.02
+
+
+def test_horizon_refuses_a_negative_lead():
+    from rnnkit.data.tasks import HorizonTask
+    with pytest.raises(ValueError, match="HorizonTask: expected lead >= 0, got -1"):
+        HorizonTask(5, 2, lead=-1).batch("train", 0)

@@ -88,7 +88,8 @@ def test_unknown_key_lists_the_valid_ones():
 
 @pytest.mark.parametrize("config, kwargs, error, text", [
     pytest.param(synthetic.SyntheticConfig, {"cell": "transformer"}, ValueError,
-                 "SyntheticConfig: unknown cell 'transformer'; valid values are rnn, lstm, gru", id="cell"),
+                 "SyntheticConfig: unknown cell 'transformer'; valid values are rnn, relu, lstm, gru, mingru, minlstm",
+                 id="cell"),
     pytest.param(lm.LMConfig, {"tokens": "bytes"}, ValueError,
                  "LMConfig: unknown tokens 'bytes'; valid values are char, word", id="tokens"),
     pytest.param(forecast.ForecastConfig, {"horizon": 2.5}, TypeError,
@@ -102,7 +103,7 @@ def test_configs_name_the_field_expected_and_actual(config, kwargs, error, text)
 
 
 def test_unknown_task():
-    with pytest.raises(ValueError, match="unknown task 'sorting'; valid tasks are adding, copy, recall, lookahead, lm"):
+    with pytest.raises(ValueError, match="unknown task 'sorting'; valid tasks are adding, copy, recall, lookahead, horizon, lm"):
         jobs.get("sorting")
 
 

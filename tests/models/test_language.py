@@ -63,7 +63,7 @@ def test_sampling_is_seeded_greedy_at_zero_temperature_and_respects_top_k_and_ex
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(cell="nope"),
-     "LanguageModel: unknown cell 'nope'; valid values are 'rnn', 'lstm', 'gru', 'mingru', 'minlstm'"),
+     "LanguageModel: unknown cell 'nope'; valid values are 'rnn', 'tanh', 'relu', 'lstm', 'gru', 'mingru', 'minlstm'"),
     (dict(dropout=2.0), "LanguageModel: expected dropout in [0, 1], got 2.0"),
 ])
 def test_bad_settings_are_refused_naming_the_class_and_the_setting(kwargs, message):

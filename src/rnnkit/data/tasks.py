@@ -17,7 +17,8 @@ steps, then the 10 symbols. A memoryless model that outputs blank and then a uni
 guess has cross-entropy ``10 ln 8 / (T + 20)`` averaged over all steps.
 
 **Recall across a gap** and **look-ahead** (the TBPTT and bidirectional experiments of
-``docs/experiments.md``): see :class:`RecallTask` and :class:`LookaheadTask`.
+``docs/experiments.md``): see :class:`RecallTask` and :class:`LookaheadTask`. **Memory
+horizon**: recall a marked symbol exactly k steps back, see :class:`HorizonTask`.
 """
 from __future__ import annotations
 
@@ -214,7 +215,60 @@ class RecallTask:
         return self.loss(output, batch).detach()
 
 
-TASKS = {"adding": AddingTask, "copy": CopyTask, "recall": RecallTask, "lookahead": LookaheadTask}
+@dataclass(frozen=True)
+class HorizonTask:
+    """Recall the marked symbol exactly ``length`` = k steps back: x_t = (one-hot of a symbol from 8, marker);
+    ``lead`` = 10 unmarked symbols, then the marked one, then k distractors (sequences of k + 11 steps).
+
+    The target, at the last step only, is the marked symbol's class (cross-entropy; metric: accuracy,
+    chance 1/8). Every distractor is drawn from the same 8 symbols, so only memory of the marked step
+    helps; the lag is the same for every sequence, so accuracy against k is a memory-horizon curve.
+    """
+
+    length: int = 50  # k, the lag from the marked step to the last step
+    batch_size: int = 64  # B
+    seed: int = 0  # data seed
+    lead: int = 10  # unmarked symbols before the marked one
+
+    name = "horizon"
+    symbols = 8
+    input_size = 9  # one-hot over 8 symbols, marker
+    output_size = 8
+    metric_name = "accuracy"
+    baseline = math.log(8)  # cross-entropy of a uniform guess; its accuracy is 1/8
+
+    def batch(self, split: str, index: int) -> Batch:
+        """Batch ``index`` of ``split``: x (k+11, B, 9), y (k+11, B) classes, weight (k+11, B) one at the end."""
+        check_request("HorizonTask", self.length, self.batch_size, self.seed, split, index)
+        if self.lead < 0:
+            raise ValueError(f"HorizonTask: expected lead >= 0, got {self.lead}")
+        T, B = self.lead + 1 + self.length, self.batch_size
+        gen = batch_generator(self.seed, split, index)
+        tokens = torch.randint(0, self.symbols, (T, B), generator=gen)  # (T, B)
+        x = torch.cat([F.one_hot(tokens, self.symbols).float(), torch.zeros(T, B, 1)], dim=-1)  # (T, B, 9)
+        x[self.lead, :, -1] = 1.0  # the marker
+        y = torch.zeros(T, B, dtype=torch.long)
+        y[-1] = tokens[self.lead]
+        weight = torch.zeros(T, B)
+        weight[-1] = 1.0
+        return Batch(x, y, weight)
+
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Cross-entropy at the last step; output (T, B, 8) logits."""
+        per_step = F.cross_entropy(output.flatten(0, 1), batch.y.flatten(0, 1), reduction="none")  # (T*B,)
+        return _weighted_mean(per_step.view_as(batch.weight), batch.weight)
+
+    def metric(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Fraction of sequences whose marked symbol is the argmax at the last step."""
+        asked = batch.weight > 0  # (T, B)
+        if not asked.any():
+            return torch.tensor(float("nan"))
+        right = (output.argmax(dim=-1) == batch.y) & asked
+        return (right.sum() / asked.sum()).detach().float()
+
+
+TASKS = {"adding": AddingTask, "copy": CopyTask, "recall": RecallTask, "lookahead": LookaheadTask,
+         "horizon": HorizonTask}
 
 
 def make_task(name: str, length: int = 100, batch_size: int = 64, seed: int = 0):

@@ -32,12 +32,13 @@ from rnnkit.train.checkpoint import RESUME, CheckpointError, load_checkpoint
 from rnnkit.train.config import TrainConfig
 
 
-CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")  # the cell names every job's model takes
+CELLS = ("rnn", "relu", "lstm", "gru", "mingru", "minlstm")  # the cell names every job's model takes
 
 
 def cell_option():
     """The ``cell`` field every job's config has."""
-    return option("lstm", '"rnn" (tanh), "lstm", "gru", or the parallel-scan "mingru" / "minlstm"', choices=CELLS)
+    return option("lstm", '"rnn" (tanh Elman), "relu" (ReLU Elman), "lstm", "gru", or the parallel-scan "mingru" / '
+                  '"minlstm"', choices=CELLS)
 
 
 def engine_option():

@@ -1,4 +1,4 @@
-"""``--task adding|copy|recall|lookahead``: the generated long-range tasks (:mod:`rnnkit.data.tasks`).
+"""``--task adding|copy|recall|lookahead|horizon``: the generated long-range tasks (:mod:`rnnkit.data.tasks`).
 
 One job per task, all with the same config: the task's length and data seed, and a
 :class:`~rnnkit.models.SequenceModel` (recurrent stack and a read-out at every step).
@@ -22,7 +22,8 @@ from rnnkit.train.config import TrainConfig
 class SyntheticConfig:
     """A run on a generated task: the task's settings and the model."""
 
-    length: int = option(100, "the task's T (adding: sequence length; copy: delay; recall, lookahead: steps)",
+    length: int = option(100, "the task's T (adding: sequence length; copy: delay; recall, lookahead: steps; "
+                         "horizon: the lag k)",
                          minimum=2)
     batch_size: int = option(64, "sequences per batch (per process under DDP)", minimum=1)
     data_seed: int = option(0, "seed of the generated data (or of the windows' positions)", minimum=0)

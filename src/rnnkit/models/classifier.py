@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from rnnkit._checks import check_choice, check_size
-from rnnkit.models.sequence import LAYERS
+from rnnkit.models.sequence import CELLS, recurrent_layer
 
 POOLING = ("last", "mean")
 
@@ -38,9 +38,9 @@ class SequenceClassifier(nn.Module):
         super().__init__()
         check_size("SequenceClassifier", "num_classes", num_classes, minimum=2)
         self.pooling = check_choice("SequenceClassifier", "pooling", pooling, POOLING)
-        check_choice("SequenceClassifier", "cell", cell, tuple(LAYERS))
-        self.rnn = LAYERS[cell](input_size, hidden_size, num_layers, bidirectional=bidirectional, engine=engine,
-                                init=init)
+        check_choice("SequenceClassifier", "cell", cell, CELLS)
+        self.rnn = recurrent_layer(cell, input_size, hidden_size, num_layers, bidirectional=bidirectional,
+                                   engine=engine, init=init)
         self.directions = 2 if bidirectional else 1
         self.head = nn.Linear(self.directions * hidden_size, num_classes)
 

@@ -32,7 +32,8 @@ class Forecaster(nn.Module):
 
     Args:
         input_size: I (1 for a univariate series). hidden_size: H. horizon: K.
-        num_layers: L. cell: ``"rnn"``, ``"lstm"``, ``"gru"``, ``"mingru"`` or ``"minlstm"``. mode: one of ``MODES``.
+        num_layers: L. cell: ``"rnn"`` (tanh), ``"relu"``, ``"lstm"``, ``"gru"``, ``"mingru"`` or ``"minlstm"``.
+        mode: one of ``MODES``.
 
     Shapes: ``forward`` x (T, B, I) -> (T, B, K) direct or (T, B, 1) autoregressive;
     ``forecast`` x (T, B, I) -> (B, K), the K values after the window.

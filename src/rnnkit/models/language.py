@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from rnnkit._checks import check_choice, check_probability, check_size
-from rnnkit.models.sequence import LAYERS, SequenceModel
+from rnnkit.models.sequence import CELLS, SequenceModel
 
 
 class LanguageModel(nn.Module):
@@ -26,7 +26,7 @@ class LanguageModel(nn.Module):
 
     Args:
         vocab_size: V. embed_size: E. hidden_size: H. num_layers: L.
-        cell: ``"rnn"``, ``"lstm"``, ``"gru"``, ``"mingru"`` or ``"minlstm"``.
+        cell: one of ``CELLS``: ``"rnn"`` (tanh), ``"relu"``, ``"lstm"``, ``"gru"``, ``"mingru"`` or ``"minlstm"``.
         dropout: dropout on the embeddings, between layers and before the read-out.
         tie_weights: share the embedding matrix with the read-out (needs E == H).
         engine, init: passed to the layer.
@@ -43,7 +43,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         check_size("LanguageModel", "vocab_size", vocab_size, minimum=2)
         check_size("LanguageModel", "embed_size", embed_size)
-        check_choice("LanguageModel", "cell", cell, tuple(LAYERS))
+        check_choice("LanguageModel", "cell", cell, CELLS)
         check_probability("LanguageModel", "dropout", dropout)
         if tie_weights and embed_size != hidden_size:
             raise ValueError(f"LanguageModel: tie_weights needs embed_size == hidden_size, "

@@ -40,7 +40,8 @@ def run_with_resets(layer: nn.Module, x: torch.Tensor, state=None, resets: torch
     return torch.cat(outs), state
 
 
-def _layer(cell: str, input_size: int, hidden_size: int, num_layers: int, **kw) -> Recurrent:
+def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int, **kw) -> Recurrent:
+    """The layer of one of ``CELLS`` ("rnn"/"tanh" and "relu" are Elman RNNs with that nonlinearity)."""
     if cell in ("rnn", "tanh", "relu"):
         return RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else cell, **kw)
     if cell in ("mingru", "minlstm"):
@@ -78,8 +79,8 @@ class SequenceModel(nn.Module):
         super().__init__()
         check_choice("SequenceModel", "cell", cell, CELLS)
         check_size("SequenceModel", "output_size", output_size)
-        layer = _layer(cell, input_size, hidden_size, num_layers, engine=engine, init=init,
-                       bidirectional=bidirectional, spectral_radius=spectral_radius)
+        layer = recurrent_layer(cell, input_size, hidden_size, num_layers, engine=engine, init=init,
+                                bidirectional=bidirectional, spectral_radius=spectral_radius)
         self._attach(layer, output_size)
 
     @classmethod
