@@ -24,7 +24,7 @@ from pathlib import Path
 CONFIGS = {
     "tanh, default init": ("rnn", "default", 5e-3),
     "tanh, orthogonal": ("rnn", "orthogonal", 5e-3),
-    "IRNN (relu, identity)": ("relu", "identity", 1e-4),  # Le et al. 2015 need a small lr: larger ones explode
+    "IRNN (relu, identity)": ("relu", "identity", 1e-4),  # Le et al. 2015 train IRNNs with small rates
     "LSTM, default init": ("lstm", "default", 5e-3),
     "LSTM, chrono": ("lstm", "chrono", 5e-3),
     "GRU, default init": ("gru", "default", 5e-3),

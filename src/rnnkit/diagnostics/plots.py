@@ -41,20 +41,23 @@ def _positive(ys) -> list[float]:
 
 
 def plot_curves(curves: dict, path, *, title: str, xlabel: str = "lag k (steps back from the last step)",
-                ylabel: str = "||dL/dh_(T-k)|| / ||dL/dh_T||", reference: dict | None = None) -> Path:
-    """Several curves ``label -> (xs, ys)`` on a log y axis, legend to the right of the axes.
+                ylabel: str = "||dL/dh_(T-k)|| / ||dL/dh_T||", reference: dict | None = None, yscale: str = "log",
+                xscale: str = "linear", marker: str = "") -> Path:
+    """Several curves ``label -> (xs, ys)`` on a log y axis (or ``yscale``), legend to the right of the axes.
 
     ``reference`` curves are dashed; when there are as many as ``curves``, the i-th one
     takes the colour of the i-th curve it is the reference of.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.2, 4.2), layout="constrained")
-    colours = [ax.plot(xs, _positive(ys), label=label)[0].get_color() for label, (xs, ys) in curves.items()]
+    fix = _positive if yscale == "log" else list
+    colours = [ax.plot(xs, fix(ys), marker, label=label)[0].get_color() for label, (xs, ys) in curves.items()]
     reference = reference or {}
     paired = len(reference) == len(curves)
     for i, (label, (xs, ys)) in enumerate(reference.items()):
-        ax.plot(xs, _positive(ys), "--", label=label, **({"color": colours[i], "alpha": 0.8} if paired else {}))
-    ax.set_yscale("log")
+        ax.plot(xs, fix(ys), "--", label=label, **({"color": colours[i], "alpha": 0.8} if paired else {}))
+    ax.set_yscale(yscale)
+    ax.set_xscale(xscale)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
@@ -124,4 +127,21 @@ def plot_gates(gates, path, *, title: str = "gate saturation") -> Path:
     if len(gates) > 1:
         mean.legend(**OUTSIDE)
     fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def plot_runs(groups: dict, path, *, title: str, ylabel: str) -> Path:
+    """Repeated runs side by side: for each ``label -> values`` a bar at the mean, the runs as dots, min-max."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    for i, (label, values) in enumerate(groups.items()):
+        mean = sum(values) / len(values)
+        ax.bar(i, mean, 0.6, alpha=0.6)
+        ax.errorbar(i, mean, yerr=[[mean - min(values)], [max(values) - mean]], color="black", capsize=6)
+        ax.scatter([i] * len(values), values, color="black", s=12, zorder=3)
+        ax.annotate(f"{mean:.3g}", (i, mean), xytext=(10, 4), textcoords="offset points", fontsize=8)
+    ax.set_xticks(range(len(groups)), list(groups))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
     return _save(fig, path)
