@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnkit import jobs
-from rnnkit.jobs import classify, forecast, lm, synthetic
+from rnnkit.jobs import classify, fill, forecast, lm, synthetic
 from rnnkit.train import CheckpointError, TrainConfig, Trainer, load_checkpoint
 
 TRAIN = TrainConfig(steps=2, eval_every=0, eval_batches=1, checkpoint_every=0, progress=False, tensorboard=False)
@@ -24,6 +24,8 @@ def tiny(name: str, text: str):
     """A small config of the job ``name``."""
     if name == "lm":
         return lm.LMConfig(text=text, length=16, batch_size=4, hidden_size=8, embed_size=6, sample_length=0)
+    if name == "fill":
+        return fill.FillConfig(text=text, length=8, batch_size=4, hidden_size=6, embed_size=5)
     if name == "forecast":
         return forecast.ForecastConfig(length=8, batch_size=4, hidden_size=5, transform="sqrt", cell="gru")
     if name == "classify":
@@ -56,7 +58,7 @@ def test_config_checkpoint_restore_round_trip(tmp_path, text, name):
     assert not restored.model.training
     built.model.eval()
     assert torch.equal(first_output(restored.model, built.task), first_output(built.model, built.task))
-    if name == "lm":
+    if name in ("lm", "fill"):
         assert restored.transforms["vocab"].tokens == built.task.vocab.tokens
     elif name == "forecast":
         assert restored.transforms == {"mean": built.run_fields["task_mean"], "std": built.run_fields["task_std"]}

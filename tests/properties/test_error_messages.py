@@ -110,7 +110,7 @@ def test_a_checkpoint_of_no_known_task_is_named_by_its_path(tmp_path, capsys):
     path = tmp_path / "unknown.pt"
     atomic_save({"format": FORMAT, "step": 1, "config": {"task": "nope"}, "model": {}}, path)
     line = (f"checkpoint {path} names no known task (got 'nope'; valid tasks are adding, copy, recall, lookahead, "
-            "horizon, lm, forecast, classify)")
+            "horizon, lm, fill, forecast, classify)")
     with pytest.raises(CheckpointError) as exc:
         jobs.restore(path)
     assert str(exc.value) == line

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import classify, diagnose, esn, experiment, export, forecast, generate, info, train
+from rnnkit.cli import classify, diagnose, esn, experiment, export, fill, forecast, generate, info, train
 from rnnkit.cli import eval as eval_cmd
 from rnnkit.cli.parsing import StrictParser
 
-COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate,
+COMMANDS = {"info": info, "esn": esn, "train": train, "eval": eval_cmd, "generate": generate, "fill": fill,
             "forecast": forecast, "classify": classify, "export": export,
             "diagnose": diagnose, "experiment": experiment}
 

@@ -14,6 +14,7 @@ EXAMPLES = """Examples:
   rnnkit train --task forecast --horizon 2 --out runs/sunspots            # the bundled yearly sunspots
   rnnkit train --task forecast --csv sales.csv --column units --date-column day --missing fill --season 7
   rnnkit train --task classify --bidirectional --out runs/digits          # the bundled digit strokes
+  rnnkit train --task fill --out runs/fill    # fill in missing words from left, right, both sides
   rnnkit train --task adding --length 100 --cell lstm --out runs/adding-lstm
   rnnkit train --task copy --length 50 --cell gru --tbptt 20 --schedule cosine --warmup-steps 100
   rnnkit train --config run.toml --steps 5000           # flags override the file

@@ -2,19 +2,19 @@
 
 ``JOBS`` maps each ``rnnkit train --task`` value to its job (the protocol is in
 :mod:`rnnkit.jobs.base`): the generated tasks of :mod:`rnnkit.jobs.synthetic` and the
-real jobs :mod:`~rnnkit.jobs.lm`, :mod:`~rnnkit.jobs.forecast` and
-:mod:`~rnnkit.jobs.classify`. :mod:`rnnkit.jobs.esn` fits an echo state network in
-closed form (no Trainer, no checkpoint); :mod:`rnnkit.jobs.experiments` holds the seven
-gradient experiments, which train through the same Trainer.
+real jobs :mod:`~rnnkit.jobs.lm`, :mod:`~rnnkit.jobs.fill`, :mod:`~rnnkit.jobs.forecast`
+and :mod:`~rnnkit.jobs.classify`. :mod:`rnnkit.jobs.esn` fits an echo state network in
+closed form (no Trainer, no checkpoint); :mod:`rnnkit.jobs.experiments` holds the
+experiments of docs/experiments.md, which train through the same Trainer.
 """
 from __future__ import annotations
 
-from rnnkit.jobs import classify, forecast, lm, synthetic
+from rnnkit.jobs import classify, fill, forecast, lm, synthetic
 from rnnkit.jobs.base import (Built, EvalOptions, Restored, from_mapping, load_for, read_toml, report_weights,
                               resumed_values, to_mapping)
 from rnnkit.train.checkpoint import CheckpointError, load_checkpoint
 
-JOBS = {job.NAME: job for job in (*synthetic.JOBS, lm, forecast, classify)}
+JOBS = {job.NAME: job for job in (*synthetic.JOBS, lm, fill, forecast, classify)}
 DEFAULT = "adding"  # the task of a run that names none
 
 

@@ -31,17 +31,18 @@ TRAIN_DEFAULTS = {"lr": 0.002, "eval_every": 250, "eval_batches": 8, "checkpoint
 class LMConfig:
     """A language model run: the text, its tokens, the model."""
 
-    text: str = option(BUNDLED_TEXT, "lm: a UTF-8 text file, or \"shakespeare\" for the bundled corpus")
+    text: str = option(BUNDLED_TEXT, "lm, fill: a UTF-8 text file, or \"shakespeare\" for the bundled corpus")
     tokens: str = option("char", "lm: \"char\" or \"word\" tokens", choices=LEVELS)
-    max_vocab: int = option(5000, "lm: at most this many tokens (<unk> included); rarer ones become <unk>", minimum=2)
-    min_count: int = option(1, "lm: a token seen fewer times in the training part becomes <unk>", minimum=1)
+    max_vocab: int = option(5000, "lm, fill: at most this many tokens (<unk> included); rarer ones become <unk>",
+                            minimum=2)
+    min_count: int = option(1, "lm, fill: a token seen fewer times in the training part becomes <unk>", minimum=1)
     val_fraction: float = option(0.1, "share of the data (just before the test part, or drawn at random) for validation")
     test_fraction: float = option(0.05, "share of the data (the last part, or drawn at random) held out for testing")
     length: int = option(128, "T: tokens per training window (BPTT length, or use --tbptt)", minimum=1)
     batch_size: int = option(32, "windows per batch", minimum=1)
     data_seed: int = option(0, "seed of the windows' positions", minimum=0)
     cell: str = cell_option()
-    embed_size: int = option(64, "lm: E, the token embedding size", minimum=1)
+    embed_size: int = option(64, "lm, fill: E, the token embedding size", minimum=1)
     hidden_size: int = option(256, "H", minimum=1)
     num_layers: int = option(1, "stacked recurrent layers", minimum=1)
     dropout: float = option(0.0, "lm: dropout on embeddings, between layers and before the read-out")

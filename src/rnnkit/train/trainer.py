@@ -1,13 +1,12 @@
 """The Trainer: forward, loss, zero-grad, backward, clip, step, in one readable loop.
 
-It knows nothing of any particular model. A *task* supplies the data and the
-objective through named methods — ``batch(split, index) -> Batch``, ``loss(output,
-batch)``, ``metric(output, batch)``, ``metric_name``, ``name`` — and the *model* is
-any module called as ``model(x, state, resets) -> (output, state)``. Everything else
-plugs in as a named hook (:mod:`rnnkit.train.hooks`: around the forward, extra
-objective terms, ``on_step_end``, ``on_eval_end``): ``add_hook(hook)``, or
-``add_callback("on_step_end", fn)`` for a plain function. ``config.penalty > 0`` adds
-the :class:`~rnnkit.train.penalty.VanishingGradientPenalty` hook.
+It knows nothing of any particular model. A *task* supplies the data and the objective through named
+methods — ``batch(split, index) -> Batch``, ``loss(output, batch)``, ``metric(output, batch)``,
+``metric_name``, ``name`` — and the *model* is any module called as ``model(x, state, resets) -> (output,
+state)``. Everything else plugs in as a named hook (:mod:`rnnkit.train.hooks`: around the forward, extra
+objective terms, ``on_step_end``, ``on_eval_end``): ``add_hook(hook)``, or ``add_callback("on_step_end",
+fn)`` for a plain function. ``config.penalty > 0`` adds the
+:class:`~rnnkit.train.penalty.VanishingGradientPenalty` hook.
 
 Full BPTT (``tbptt=None``) takes one step per batch. Truncated BPTT with window ``k``
 cuts each batch into windows of ``k`` steps and takes one step per window; the final
@@ -61,14 +60,17 @@ def _total_norm(params) -> torch.Tensor:
 class Trainer:
     """Train ``model`` on ``task`` with ``config``; logs and checkpoints go to ``out_dir`` (None: none).
 
-    ``run_config`` (plain values) is stored in every checkpoint next to the training
-    config, so a checkpoint says which task and model shape it belongs to.
+    ``run_config`` (plain values) is stored in every checkpoint next to the training config, so a checkpoint
+    says which task and model shape it belongs to.
     """
 
     def __init__(self, model: torch.nn.Module, task, config: TrainConfig, out_dir=None, *,
                  run_config: dict | None = None, device=None) -> None:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: expected config to be a TrainConfig, got {type(config).__name__}")
+        if config.tbptt is not None and any(getattr(m, "bidirectional", False) is True for m in model.modules()):
+            raise ValueError("Trainer: truncated BPTT cannot train a bidirectional model (its backward direction "
+                             "reads each sequence from its end): leave tbptt unset")
         self.config, self.task = config, task
         self.out_dir = None if out_dir is None else Path(out_dir)
         if self.out_dir is not None and self.out_dir.exists() and not self.out_dir.is_dir():
