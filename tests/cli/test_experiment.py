@@ -25,5 +25,5 @@ def test_quick_experiment_writes_table_and_plots(tmp_path, capsys, number, plots
 
 def test_unknown_experiment_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["experiment", "8"])
-    assert exc.value.code == 2 and "invalid choice: 8" in capsys.readouterr().err
+        main(["experiment", "11"])
+    assert exc.value.code == 2 and "invalid choice: 11" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``rnnkit experiment N``: run one of the seven gradient experiments of docs/experiments.md.
+"""``rnnkit experiment N``: run one of the experiments of docs/experiments.md.
 
 Prints the measured table (Markdown) and writes the plots, ``expN.json`` and ``expN.md``
 into ``--out``. Each takes at most a few minutes on 2 CPU cores.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run one of the seven vanishing/exploding-gradient experiments (tables + plots)"
+HELP = "run one of the ten experiments on vanishing/exploding gradients, memory and context (tables + plots)"
 EXAMPLES = """Examples:
   rnnkit experiment 1 --out runs/exp1     # gradient norm vs lag: tanh, ReLU, LSTM, GRU
   rnnkit experiment 2                     # spectral radius 0.9 / 1.0 / 1.1
@@ -21,7 +21,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("experiment", help=HELP,
                                    description=HELP + ".\n\nExperiments:\n" + lines + "\n\n" + EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("number", type=int, choices=tuple(EXPERIMENTS), help="which experiment (1-7)")
+    parser.add_argument("number", type=int, choices=tuple(EXPERIMENTS), help=f"which experiment (1-{max(EXPERIMENTS)})")
     parser.add_argument("--out", metavar="DIR", default="runs/experiments",
                         help="where plots, expN.json and expN.md go (default: runs/experiments)")
     parser.add_argument("--quick", action="store_true",
