@@ -19,12 +19,7 @@ RECALL_BASELINE = 1 / 12  # recall task: MSE of predicting 1/2 (0.08333)
 LOOKAHEAD_BOUND = 17 / 20 / 12  # look-ahead T=20, shift 3: the best causal predictor's MSE (0.07083)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _run(number: int, out):

@@ -9,18 +9,12 @@ import json
 import math
 
 import pytest
-import torch
 
 from rnnkit.jobs.experiments import EXPERIMENTS
 from rnnkit.jobs.experiments.memory import _flow_horizon, _horizons
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _table(lines: list[str], first_header: str) -> tuple[list[str], dict[str, list[str]]]:
