@@ -17,7 +17,7 @@ from rnnkit.data.blanks import HEADS, FillTask, is_word
 from rnnkit.data.text import TextTask, Vocabulary, tokenize
 from rnnkit.jobs.base import (Built, EvalOptions, Restored, cell_option, checkpoint_fields, engine_option,
                               init_option, load_weights, restore_config)
-from rnnkit.jobs.lm import BUNDLED_TEXT, load_text
+from rnnkit.jobs.lm import load_text, text_option
 from rnnkit.models.fill import FillModel
 from rnnkit.train.checkpoint import CheckpointError
 
@@ -31,17 +31,16 @@ CONTEXTS = {"left": "left context only", "right": "right context only", "both": 
 class FillConfig:
     """A fill-in-the-blank run: the text, its word vocabulary, the model."""
 
-    text: str = option(BUNDLED_TEXT, "lm, fill: a UTF-8 text file, or \"shakespeare\" for the bundled corpus")
-    max_vocab: int = option(5000, "lm, fill: at most this many tokens (<unk> included); rarer ones become <unk>",
-                            minimum=2)
-    min_count: int = option(1, "lm, fill: a token seen fewer times in the training part becomes <unk>", minimum=1)
+    text: str = text_option("text")
+    max_vocab: int = text_option("max_vocab")
+    min_count: int = text_option("min_count")
     val_fraction: float = option(0.1, "share of the data (just before the test part) for validation")
     test_fraction: float = option(0.05, "share of the data (the last part) held out for testing")
     length: int = option(32, "fill: T, words per window (each one a blank, its neighbours the context)", minimum=3)
     batch_size: int = option(32, "windows per batch", minimum=1)
     data_seed: int = option(0, "seed of the windows' positions", minimum=0)
     cell: str = cell_option()
-    embed_size: int = option(64, "lm, fill: E, the token embedding size", minimum=1)
+    embed_size: int = text_option("embed_size")
     hidden_size: int = option(128, "H per direction", minimum=1)
     num_layers: int = option(1, "stacked recurrent layers", minimum=1)
     dropout: float = option(0.1, "fill: dropout on the embeddings and before the heads")

@@ -27,22 +27,37 @@ BUNDLED_TEXT = "shakespeare"
 TRAIN_DEFAULTS = {"lr": 0.002, "eval_every": 250, "eval_batches": 8, "checkpoint_every": 250, "max_minutes": 10.0}
 
 
+# The text and vocabulary fields the lm and fill jobs share: name -> (default, help, bounds).
+TEXT_FIELDS = {
+    "text": (BUNDLED_TEXT, "lm, fill: a UTF-8 text file, or \"shakespeare\" for the bundled corpus", {}),
+    "max_vocab": (5000, "lm, fill: at most this many tokens (<unk> included); rarer ones become <unk>",
+                  {"minimum": 2}),
+    "min_count": (1, "lm, fill: a token seen fewer times in the training part becomes <unk>", {"minimum": 1}),
+    "embed_size": (64, "lm, fill: E, the token embedding size", {"minimum": 1}),
+}
+
+
+def text_option(name: str):
+    """The field ``name`` of :data:`TEXT_FIELDS`, for a job's config."""
+    default, text, bounds = TEXT_FIELDS[name]
+    return option(default, text, **bounds)
+
+
 @dataclass(frozen=True)
 class LMConfig:
     """A language model run: the text, its tokens, the model."""
 
-    text: str = option(BUNDLED_TEXT, "lm, fill: a UTF-8 text file, or \"shakespeare\" for the bundled corpus")
+    text: str = text_option("text")
     tokens: str = option("char", "lm: \"char\" or \"word\" tokens", choices=LEVELS)
-    max_vocab: int = option(5000, "lm, fill: at most this many tokens (<unk> included); rarer ones become <unk>",
-                            minimum=2)
-    min_count: int = option(1, "lm, fill: a token seen fewer times in the training part becomes <unk>", minimum=1)
+    max_vocab: int = text_option("max_vocab")
+    min_count: int = text_option("min_count")
     val_fraction: float = option(0.1, "share of the data (just before the test part, or drawn at random) for validation")
     test_fraction: float = option(0.05, "share of the data (the last part, or drawn at random) held out for testing")
     length: int = option(128, "T: tokens per training window (BPTT length, or use --tbptt)", minimum=1)
     batch_size: int = option(32, "windows per batch", minimum=1)
     data_seed: int = option(0, "seed of the windows' positions", minimum=0)
     cell: str = cell_option()
-    embed_size: int = option(64, "lm, fill: E, the token embedding size", minimum=1)
+    embed_size: int = text_option("embed_size")
     hidden_size: int = option(256, "H", minimum=1)
     num_layers: int = option(1, "stacked recurrent layers", minimum=1)
     dropout: float = option(0.0, "lm: dropout on embeddings, between layers and before the read-out")
