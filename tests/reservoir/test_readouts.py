@@ -59,6 +59,32 @@ def test_ridge_accumulated_in_chunks_equals_one_fit():
     torch.testing.assert_close(chunked.bias, whole.bias, rtol=0, atol=1e-12)
 
 
+def exact_ridge(Z, Y, alpha):
+    """The ridge solution with an unpenalised intercept by least squares on centred, stacked rows
+    [Z - mean; sqrt(alpha) I] (QR: the condition number of Z, not of its Gram matrix)."""
+    m, ym = Z.mean(0), Y.mean(0)
+    A = torch.cat([Z - m, alpha ** 0.5 * torch.eye(Z.shape[1], dtype=f64)])
+    B = torch.cat([Y - ym, torch.zeros(Z.shape[1], Y.shape[1], dtype=f64)])
+    Q, R = torch.linalg.qr(A)
+    W = torch.linalg.solve_triangular(R, Q.T @ B, upper=True)
+    return W.T, ym - m @ W
+
+
+def test_a_tiny_ridge_over_features_with_a_large_mean_is_solved_to_rounding():
+    # features 10 + 0.01 noise: [Z 1] is nearly rank-deficient, and summing its Gram unshifted put the weights
+    # 1.4e-9 (relative) off the exact solution; the shifted sums 1.4e-15
+    gen = torch.Generator().manual_seed(0)
+    Z = 10 + 0.01 * torch.randn(4000, 40, generator=gen, dtype=f64)
+    Y = (Z - 10) @ torch.randn(40, 2, generator=gen, dtype=f64) + 1e-3 * torch.randn(4000, 2, generator=gen, dtype=f64)
+    ridge = Ridge(1e-10)
+    for z, y in zip(Z.split(500), Y.split(500)):
+        ridge.accumulate(z, y)
+    ridge.solve()
+    W, c = exact_ridge(Z, Y, 1e-10)
+    assert float((ridge.weight - W).abs().max() / W.abs().max()) < 1e-12
+    torch.testing.assert_close(ridge.bias, c, rtol=1e-12, atol=0)
+
+
 def test_ridge_recovers_an_exact_linear_map():
     Z, _ = data(M=50, D=4)
     W = torch.tensor([[1.0, -2.0, 0.5, 3.0]], dtype=f64)

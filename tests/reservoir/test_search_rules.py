@@ -47,6 +47,26 @@ def test_a_system_cholesky_refuses_gets_the_fallback_solution_and_the_others_cho
     assert torch.isfinite(sol).all()
 
 
+def test_a_tiny_ridge_scores_what_the_exact_ridge_solution_scores():
+    # states with a mean (bias scaling 1) and ridge 1e-12: the unshifted Gram scored 2.7e-3 against the exact
+    # solution's 9.87e-4 (173 % off); shifted by the first chunk's means, 1.3e-4 relative
+    u = torch.tanh(mackey_glass(3001) - 1).view(-1, 1)
+    X, Y = u[:-1], u[1:]
+    base = ReservoirConfig(units=60, connectivity=0.2, bias_scaling=1.0, input_scaling=0.3)
+    alpha, train, warmup = 1e-12, 2500, 100
+    result = search(X, Y, spectral_radius=[0.9], leak_rate=[0.5], ridge=[alpha], base=base, train=train,
+                    warmup=warmup, include_input=False)
+    states, _ = BatchedReservoir(1, [result.config()]).run(X)
+    Z, T = states[warmup:train, 0], Y[warmup:train].double()
+    m, tm = Z.mean(0), T.mean(0)
+    A = torch.cat([Z - m, alpha ** 0.5 * torch.eye(60, dtype=DT)])  # least squares by QR: cond(Z), not cond(Z^T Z)
+    Q, R = torch.linalg.qr(A)
+    W = torch.linalg.solve_triangular(R, Q.T @ torch.cat([T - tm, torch.zeros(60, 1, dtype=DT)]), upper=True)
+    truth = Y[train:].double()
+    exact = float(((states[train:, 0] - m) @ W + tm - truth).pow(2).mean().sqrt() / truth.std(unbiased=False))
+    assert result.rows[0]["val_nrmse"] == pytest.approx(exact, rel=1e-3)
+
+
 def test_progress_reports_every_training_chunk_up_to_the_total(monkeypatch):
     monkeypatch.setattr(search_module, "_chunk", lambda res: 100)
     s = mackey_glass(500, seed=0)

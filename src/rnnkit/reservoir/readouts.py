@@ -71,6 +71,12 @@ class Ridge(_Readout):
     ``fit`` may also be split: ``reset()``, then ``accumulate(Z, Y)`` on chunks, then
     ``solve()`` (only :math:`\tilde Z^\top \tilde Z` (D+1, D+1) is kept, never all of Z).
 
+    With an intercept the sums are taken over :math:`Z - \mu` with :math:`\mu` the mean of the
+    first chunk: the same solution (the unpenalised intercept absorbs the shift), but the
+    ones column no longer nearly repeats the state columns, so a tiny ``alpha`` over states
+    with a large mean is not lost to rounding (at ``alpha = 1e-10`` the plain sums put the
+    validation NRMSE 1.6 % off the exact ridge solution, the shifted ones 1e-4; issue 16).
+
     Args:
         alpha: the ridge penalty :math:`\alpha \ge 0`.
         fit_bias: learn the intercept ``c`` (unpenalised); else ``c = 0``.
@@ -88,6 +94,7 @@ class Ridge(_Readout):
         """Forget the accumulated sums (the fitted weights stay until the next solve)."""
         self._gram = None  # sum of z~ z~^T, (D+1, D+1) or (D, D), float64
         self._cross = None  # sum of z~ y^T, (D+1, O) or (D, O), float64
+        self._shift = None  # (D,): the first chunk's feature means, subtracted from every chunk (with an intercept)
 
     def accumulate(self, Z: torch.Tensor, Y: torch.Tensor) -> None:
         """Add features ``Z`` (M, D) and targets ``Y`` (M, O) to the normal equations."""
@@ -97,6 +104,10 @@ class Ridge(_Readout):
             raise ValueError(f"Ridge: expected features with {self._gram.shape[0] - self.fit_bias} columns and "
                              f"targets with {self._cross.shape[1]}, as accumulated so far; got {Z.shape[1]} "
                              f"and {Y.shape[1]}")
+        if self.fit_bias:
+            if self._shift is None:
+                self._shift = Z.mean(0)
+            Z = Z - self._shift
         gram = _gram(Z)  # Z^T Z, (D, D)
         cross = Z.t() @ Y  # (D, O)
         if self.fit_bias:
@@ -122,7 +133,7 @@ class Ridge(_Readout):
         L, info = torch.linalg.cholesky_ex(A)
         sol = torch.cholesky_solve(self._cross, L) if int(info) == 0 else solve_fallback(A, self._cross)
         if self.fit_bias:
-            self.weight, self.bias = sol[:-1].t().contiguous(), sol[-1].clone()
+            self.weight, self.bias = sol[:-1].t().contiguous(), sol[-1] - self._shift @ sol[:-1]
         else:
             self.weight = sol.t().contiguous()
             self.bias = torch.zeros(sol.shape[1], dtype=torch.float64, device=sol.device)

@@ -103,10 +103,10 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
     configs = _grid_configs(base, grid)
     res = BatchedReservoir(X.shape[1], configs, dtype=dtype)
     alphas = torch.tensor(grid["ridge"], dtype=torch.float64)
-    gram, cross, states = _normal_equations(res, X, Y, warmup, train, include_input, progress)
-    weights = _solve_all(gram, cross, alphas)  # (A, R, D+1, O)
+    gram, cross, states, shift = _normal_equations(res, X, Y, warmup, train, include_input, progress)
+    weights = _solve_all(gram, cross, alphas)  # (A, R, D+1, O), for features shifted by `shift`
     train_err = _train_scores(gram, cross, weights, Y[warmup:train])
-    val_err = _scores(res, X[train:], Y[train:], states, weights, include_input)
+    val_err = _scores(res, X[train:], Y[train:], states, weights, include_input, shift)
     esp = _echo_state_distances(res) if echo_state_check else None
     mc = memory_capacities(res) if memory_capacity else None
     rows = []
@@ -123,21 +123,27 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
     return SearchResult(rows, grid, base)
 
 
-def _features(states: torch.Tensor, u: torch.Tensor, include_input: bool) -> torch.Tensor:
-    """(C, R, N) states and (C, I) inputs -> (R, C, D+1) features ``[x_t; u_t; 1]``."""
+def _features(states: torch.Tensor, u: torch.Tensor, include_input: bool, shift=None) -> torch.Tensor:
+    """(C, R, N) states and (C, I) inputs -> (R, C, D+1) features ``[x_t; u_t; 1]``, minus ``shift``
+    (R, 1, D) on all but the intercept's column when given."""
     C, R, _ = states.shape
     parts = [states.transpose(0, 1)]  # (R, C, N)
     if include_input:
         parts.append(u.unsqueeze(0).expand(R, -1, -1))  # (R, C, I)
-    parts.append(states.new_ones(R, C, 1))  # the intercept's column
-    return torch.cat(parts, dim=2)
+    Z = torch.cat(parts, dim=2)
+    if shift is not None:
+        Z = Z - shift
+    return torch.cat([Z, states.new_ones(R, C, 1)], dim=2)  # the intercept's column
 
 
 def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=None):
     """Each reservoir's Gram (R, D+1, D+1) and cross products (R, D+1, O) over training steps >= warmup,
-    and the states after the last training step (R, N), starting from ``states`` (None: zeros). Sums go
-    into buffers made once (in-place batched products), so no chunk allocates large fresh memory."""
-    gram, cross = None, None
+    the states after the last training step (R, N), starting from ``states`` (None: zeros), and the
+    shift (R, 1, D): the first kept chunk's feature means, taken from every chunk's features so the
+    intercept's column does not nearly repeat them (as ``Ridge`` does; the solution is the same, the
+    rounding of a tiny ridge far smaller). Sums go into buffers made once (in-place batched
+    products), so no chunk allocates large fresh memory."""
+    gram, cross, shift = None, None, None
     step = _chunk(res)
     for start in range(0, train, step):
         stop = min(train, start + step)
@@ -145,6 +151,9 @@ def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=
         keep = max(0, warmup - start)
         if keep < stop - start:
             Z = _features(chunk[keep:], X[start + keep:stop], include_input)  # (R, C, D+1)
+            if shift is None:
+                shift = Z[:, :, :-1].mean(1, keepdim=True)
+            Z[:, :, :-1] -= shift
             Zt = Z.transpose(1, 2)
             target = Y[start + keep:stop].to(Z.dtype).unsqueeze(0).expand(Z.shape[0], -1, -1)  # (R, C, O)
             if gram is None:
@@ -154,7 +163,7 @@ def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=
                 cross.baddbmm_(Zt, target)
         if progress is not None:
             progress(stop, train)
-    return gram, cross, states
+    return gram, cross, states, shift
 
 
 def _solve_all(gram: torch.Tensor, cross: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
@@ -186,8 +195,9 @@ def _train_scores(gram: torch.Tensor, cross: torch.Tensor, weights: torch.Tensor
     return torch.sqrt(sse / ((Y - Y.mean(0)) ** 2).sum())
 
 
-def _scores(res, X, Y, states, weights, include_input) -> torch.Tensor:
-    """One-step NRMSE (A, R) of every readout over ``X``/``Y``, driving on from ``states``."""
+def _scores(res, X, Y, states, weights, include_input, shift) -> torch.Tensor:
+    """One-step NRMSE (A, R) of every readout over ``X``/``Y``, driving on from ``states``; ``weights``
+    for features less ``shift``."""
     sq = torch.zeros(weights.shape[0], weights.shape[1], dtype=torch.float64)  # (A, R)
     truth = Y.double()
     var_sum = ((truth - truth.mean(0)) ** 2).sum()  # NRMSE = RMSE / std of the truth, pooled over outputs
@@ -195,7 +205,7 @@ def _scores(res, X, Y, states, weights, include_input) -> torch.Tensor:
     for start in range(0, X.shape[0], step):
         stop = min(X.shape[0], start + step)
         chunk, states = res.run(X[start:stop], states)
-        Z = _features(chunk, X[start:stop], include_input)  # (R, C, D+1)
+        Z = _features(chunk, X[start:stop], include_input, shift)  # (R, C, D+1)
         pred = torch.einsum("rcd,ardo->arco", Z.double(), weights)  # (A, R, C, O)
         sq += ((pred - truth[start:stop]) ** 2).sum(dim=(2, 3))
     return torch.sqrt(sq / var_sum)
@@ -232,15 +242,15 @@ def memory_capacities(res, max_delay: int | None = None, *, train: int = 4000, t
     delayed = torch.stack([u[washout - k:T - k] for k in range(1, K + 1)], dim=1)  # u_{t-k}, (T - washout, K)
     drive = u.view(T, 1)
     _, states = res.run(drive[:washout].to(res.dtype))
-    gram, cross, states = _normal_equations(res, drive[washout:washout + train], delayed[:train], 0, train, False,
-                                            None, states)
+    gram, cross, states, shift = _normal_equations(res, drive[washout:washout + train], delayed[:train], 0, train,
+                                                   False, None, states)
     weights = _solve_all(gram, cross, torch.tensor([alpha], dtype=torch.float64))[0]  # (R, N+1, K)
     sums = None
     step = _chunk(res)
     for start in range(washout + train, T, step):
         stop = min(T, start + step)
         chunk, states = res.run(drive[start:stop].to(res.dtype), states)
-        y = _features(chunk, drive[start:stop], False).double() @ weights  # (R, C, K)
+        y = _features(chunk, drive[start:stop], False, shift).double() @ weights  # (R, C, K)
         d = delayed[start - washout:stop - washout].unsqueeze(0)  # (1, C, K)
         parts = [y.sum(1), (y * y).sum(1), (y * d).sum(1), d.sum(1), (d * d).sum(1)]
         sums = parts if sums is None else [a + b for a, b in zip(sums, parts)]
