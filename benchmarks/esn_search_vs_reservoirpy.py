@@ -11,10 +11,14 @@ it gets rnnkit's matrices for each configuration (so the two can be compared num
 number), and building them is *not* in its time. Both in float64, readout on the
 reservoir states with an unpenalised intercept. Prints both times, the speed-up, the
 best configuration of each, and the largest relative NRMSE difference over all fits.
+``--exact 1e-10`` also scores every configuration at those ridges by the exact ridge solution
+(least squares by QR on the centred states stacked over sqrt(ridge) I: the condition number
+of the states, not of their Gram matrix) and says how far each library is from it.
 
 ReservoirPy is a benchmark-only dependency (``pip install reservoirpy``), never rnnkit's.
 
     python benchmarks/esn_search_vs_reservoirpy.py                        # 500 units, 200 fits
+    python benchmarks/esn_search_vs_reservoirpy.py --exact 1e-10          # and the exact solutions there
     python benchmarks/esn_search_vs_reservoirpy.py --units 2000 --sr 0.9,1.0,1.1 --leak 0.5,0.75,1.0
 """
 from __future__ import annotations
@@ -65,6 +69,32 @@ def reservoirpy_loop(args, base, X, Y, Xv, Yv):
     return time.perf_counter() - start, scores
 
 
+def exact_scores(args, base, X, Y, ridges) -> dict:
+    """{(sr, leak, ridge, seed): NRMSE} of the exact ridge solution (intercept unpenalised) for each ridge."""
+    from rnnkit.reservoir.batched import BatchedReservoir
+
+    scores = {}
+    truth = Y[args.train:]
+    for seed in args.seeds:
+        for sr in args.sr:
+            for leak in args.leak:
+                config = ReservoirConfig(**{**base.__dict__, "spectral_radius": sr, "leak_rate": leak, "seed": seed})
+                states = BatchedReservoir(1, [config]).run(torch.from_numpy(X))[0][:, 0].numpy()
+                Z, T = states[args.warmup:args.train], Y[args.warmup:args.train]
+                m, tm = Z.mean(0), T.mean(0)
+                for ridge in ridges:
+                    A = np.vstack([Z - m, np.sqrt(ridge) * np.eye(Z.shape[1])])
+                    q, r = np.linalg.qr(A)
+                    W = np.linalg.solve(r, q.T @ np.vstack([T - tm, np.zeros((Z.shape[1], T.shape[1]))]))
+                    scores[sr, leak, ridge, seed] = nrmse((states[args.train:] - m) @ W + tm, truth)
+    return scores
+
+
+def agreement(ours: dict, ref: dict, ridge: float) -> str:
+    d = [abs(ours[k] - ref[k]) / ref[k] for k in ref if k[2] == ridge]
+    return f"{sum(v <= 0.01 for v in d)} of {len(d)} within 1 %, largest relative difference {max(d):.2e}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--units", type=int, default=500)
@@ -76,6 +106,7 @@ def main() -> None:
     p.add_argument("--ridge", type=floats, default=[1e-10, 1e-8, 1e-6, 1e-4])
     p.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1])
     p.add_argument("--skip-reservoirpy", action="store_true", help="time rnnkit alone")
+    p.add_argument("--exact", type=floats, default=[], help="ridges to score by the exact solution too")
     args = p.parse_args()
     import reservoirpy
 
@@ -114,6 +145,13 @@ def main() -> None:
         within = sum(v <= 0.01 for v in d)
         print(f"  ridge {ridge:g}: {within} of {len(d)} fits within 1 % of ReservoirPy's NRMSE; largest relative "
               f"difference {max(d):.2e}")
+    if args.exact:
+        start = time.perf_counter()
+        ref = exact_scores(args, base, X, Y, args.exact)
+        ours = {(r["spectral_radius"], r["leak_rate"], r["ridge"], r["seed"]): r["val_nrmse"] for r in result.rows}
+        print(f"exact ridge solutions (QR on the centred states, {time.perf_counter() - start:.0f} s):")
+        for ridge in args.exact:
+            print(f"  ridge {ridge:g}: rnnkit {agreement(ours, ref, ridge)}; ReservoirPy {agreement(scores, ref, ridge)}")
 
 
 if __name__ == "__main__":
