@@ -151,7 +151,8 @@ def main() -> None:
         ours = {(r["spectral_radius"], r["leak_rate"], r["ridge"], r["seed"]): r["val_nrmse"] for r in result.rows}
         print(f"exact ridge solutions (QR on the centred states, {time.perf_counter() - start:.0f} s):")
         for ridge in args.exact:
-            print(f"  ridge {ridge:g}: rnnkit {agreement(ours, ref, ridge)}; ReservoirPy {agreement(scores, ref, ridge)}")
+            print(f"  ridge {ridge:g}: rnnkit {agreement(ours, ref, ridge)}; "
+                  f"ReservoirPy {agreement(scores, ref, ridge)}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from rnnkit.reservoir import ESN, Reservoir, ReservoirConfig
 from rnnkit.reservoir import search as search_module
 from rnnkit.reservoir.batched import BatchedReservoir
 from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity
+from rnnkit.reservoir.normal_equations import NormalSums, solve_all
 from rnnkit.reservoir.readouts import solve_fallback
 from rnnkit.reservoir.search import search
 
@@ -41,7 +42,7 @@ def test_a_system_cholesky_refuses_gets_the_fallback_solution_and_the_others_cho
     singular[0, :] = singular[1, :]  # symmetric, rank 3: not positive definite
     gram = torch.stack([good, singular])  # (R=2, D+1, D+1)
     cross = torch.randn(2, 4, 1, dtype=DT, generator=gen)
-    sol = search_module._solve_all(gram, cross, torch.tensor([0.0], dtype=DT))[0]  # ridge 0: penalty adds nothing
+    sol = solve_all(gram, cross, torch.tensor([0.0], dtype=DT))[0]  # ridge 0: penalty adds nothing
     torch.testing.assert_close(sol[0], torch.linalg.solve(good, cross[0]), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(sol[1], solve_fallback(singular, cross[1]), rtol=0, atol=0)
     assert torch.isfinite(sol).all()
@@ -143,3 +144,19 @@ def test_a_reservoir_run_that_needs_gradients_gives_the_same_states_and_a_gradie
     torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
     got.sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("D", [3, 7, 10])  # fewer columns than blocks, and blocks of unequal widths
+def test_normal_sums_over_chunks_are_the_gram_and_cross_products_of_the_shifted_features(D):
+    gen = torch.Generator().manual_seed(D)
+    F = 2 + torch.randn(23, 3, D, generator=gen, dtype=DT)  # (C, R, D): 23 steps of 3 reservoirs
+    Y = torch.randn(23, 2, generator=gen, dtype=DT)
+    sums = NormalSums(F[:8], 2, 8)
+    for a, b in ((0, 8), (8, 16), (16, 23)):  # the last chunk short
+        sums.add(F[a:b], Y[a:b])
+    gram, cross = sums.result()
+    torch.testing.assert_close(sums.shift[0], F[:8].mean(0), rtol=0, atol=1e-15)
+    for r in range(3):
+        Z = torch.cat([F[:, r] - F[:8, r].mean(0), torch.ones(23, 1, dtype=DT)], 1)  # (C, D+1)
+        torch.testing.assert_close(gram[r], Z.T @ Z, rtol=1e-13, atol=1e-12)
+        torch.testing.assert_close(cross[r], Z.T @ Y, rtol=1e-13, atol=1e-12)

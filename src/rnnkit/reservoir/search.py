@@ -21,15 +21,11 @@ import torch
 
 from rnnkit.reservoir.batched import BatchedReservoir
 from rnnkit.reservoir.config import ReservoirConfig
-from rnnkit.reservoir.readouts import solve_fallback
+from rnnkit.reservoir.normal_equations import NormalSums, solve_all, train_scores
 
 AXES = ("spectral_radius", "leak_rate", "input_scaling", "seed")  # the grid's reservoir axes
 CHUNK_BYTES = 8 << 20  # states held per chunk: fresh blocks above ~32 MB are mmapped, and page-fault on every
 # chunk (on these machines filling a fresh 134 MB tensor took 140 ms against 30 ms for a reused one)
-
-
-GRAM_BLOCKS = 4  # the Gram's upper block triangle only, 10 of 16 blocks: at 500 units and 50 reservoirs its
-# 9,900 steps took 2.2 s against 3.0 s for the whole product (2 cores, float64)
 
 
 def _chunk(res) -> int:
@@ -108,8 +104,8 @@ def search(X: torch.Tensor, Y: torch.Tensor, *, spectral_radius, leak_rate, ridg
     res = BatchedReservoir(X.shape[1], configs, dtype=dtype)
     alphas = torch.tensor(grid["ridge"], dtype=torch.float64)
     gram, cross, states, shift = _normal_equations(res, X, Y, warmup, train, include_input, progress)
-    weights = _solve_all(gram, cross, alphas)  # (A, R, D+1, O), for features shifted by `shift`
-    train_err = _train_scores(gram, cross, weights, Y[warmup:train])
+    weights = solve_all(gram, cross, alphas)  # (A, R, D+1, O), for features shifted by `shift`
+    train_err = train_scores(gram, cross, weights, Y[warmup:train])
     val_err = _scores(res, X[train:], Y[train:], states, weights, include_input, shift)
     esp = _echo_state_distances(res) if echo_state_check else None
     mc = memory_capacities(res) if memory_capacity else None
@@ -143,7 +139,7 @@ def _features(states: torch.Tensor, u: torch.Tensor, include_input: bool, shift=
 def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=None):
     """Each reservoir's Gram (R, D+1, D+1) and cross products (R, D+1, O) over training steps >= warmup,
     the states after the last training step (R, N), starting from ``states`` (None: zeros), and the
-    shift (R, 1, D) the sums were taken less (:class:`_NormalSums`)."""
+    shift (R, 1, D) the sums were taken less (:class:`NormalSums`)."""
     sums = None
     step = _chunk(res)
     for start in range(0, train, step):
@@ -156,86 +152,12 @@ def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=
                 u = X[start + keep:stop].to(F.dtype)
                 F = torch.cat([F, u.unsqueeze(1).expand(-1, F.shape[1], -1)], dim=2)  # (C, R, N + I)
             target = Y[start + keep:stop].to(F.dtype)
-            sums = _NormalSums(F, target.shape[1], step) if sums is None else sums
+            sums = NormalSums(F, target.shape[1], step) if sums is None else sums
             sums.add(F, target)
         if progress is not None:
             progress(stop, train)
     gram, cross = sums.result()
     return gram, cross, states, sums.shift.transpose(0, 1)  # shift as (R, 1, D)
-
-
-class _NormalSums:
-    """Running sums of R reservoirs' normal equations over chunks of features F (C, R, D) and targets
-    (C, O), taken less the first chunk's feature means (the shift): the intercept's column then does not
-    nearly repeat the features, so a tiny ridge is solved to rounding (the solution is the same; ``Ridge``
-    does as much). The Gram is symmetric: only its upper block triangle is multiplied (GRAM_BLOCKS x
-    GRAM_BLOCKS blocks), into buffers made once; the cross products are one matrix product per chunk."""
-
-    def __init__(self, F: torch.Tensor, outputs: int, steps: int) -> None:
-        _, R, D = F.shape
-        self.shift = F.mean(0, keepdim=True)  # (1, R, D)
-        self.features = F.new_empty(R, steps, D)  # each chunk's shifted features, one reservoir after another
-        k = min(GRAM_BLOCKS, D)
-        self.edges = [round(i * D / k) for i in range(k + 1)]
-        e = self.edges
-        self.blocks = {(i, j): F.new_zeros(R, e[i + 1] - e[i], e[j + 1] - e[j]) for i in range(k) for j in range(i, k)}
-        self.total, self.count = F.new_zeros(R, D), 0  # sum of the shifted features, steps summed
-        self.cross, self.target = F.new_zeros(R * D, outputs), F.new_zeros(outputs)
-
-    def add(self, F: torch.Tensor, target: torch.Tensor) -> None:
-        C, R, D = F.shape
-        Z = torch.sub(F.transpose(0, 1), self.shift.transpose(0, 1), out=self.features[:, :C])  # (R, C, D)
-        F = Z.transpose(0, 1)  # (C, R, D), F itself may share memory with the reservoirs' states
-        parts = [Z[:, :, a:b] for a, b in zip(self.edges, self.edges[1:])]
-        for (i, j), block in self.blocks.items():
-            block.baddbmm_(parts[i].transpose(1, 2), parts[j])
-        self.total += F.sum(0)
-        self.count += C
-        self.cross.view(R, D, -1).baddbmm_(Z.transpose(1, 2), target.expand(R, -1, -1))  # Z^T y
-        self.target += target.sum(0)
-
-    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The Gram (R, D+1, D+1) and cross products (R, D+1, O) of the features ``[z - shift; 1]``."""
-        R, D = self.total.shape
-        e = self.edges
-        gram = self.total.new_empty(R, D + 1, D + 1)
-        for (i, j), block in self.blocks.items():
-            gram[:, e[i]:e[i + 1], e[j]:e[j + 1]] = block
-            gram[:, e[j]:e[j + 1], e[i]:e[i + 1]] = block.transpose(1, 2)
-        gram[:, :D, D] = self.total
-        gram[:, D, :D] = self.total
-        gram[:, D, D] = self.count
-        cross = torch.cat([self.cross.view(R, D, -1), self.target.expand(R, 1, -1)], dim=1)
-        return gram, cross
-
-
-def _solve_all(gram: torch.Tensor, cross: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
-    """Readouts (A, R, D+1, O) for every penalty: one batched Cholesky solve each, intercept unpenalised
-    (systems not positive definite to working precision fall back as Ridge does, :func:`solve_fallback`)."""
-    gram, cross = gram.double(), cross.double()
-    D1 = gram.shape[-1]
-    penalty = torch.ones(D1, dtype=torch.float64)
-    penalty[-1] = 0.0
-    out = []
-    for alpha in alphas.tolist():
-        A = gram + torch.diag(penalty * alpha)  # (R, D+1, D+1)
-        L, info = torch.linalg.cholesky_ex(A)
-        sol = torch.cholesky_solve(cross, L)  # (R, D+1, O)
-        for r in (info != 0).nonzero().flatten().tolist():
-            sol[r] = solve_fallback(A[r], cross[r])
-        out.append(sol)
-    return torch.stack(out)
-
-
-def _train_scores(gram: torch.Tensor, cross: torch.Tensor, weights: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """Training NRMSE (A, R) from the normal equations alone, without driving the reservoirs again:
-    ``SSE = sum y^2 - 2 tr(W^T Z^T Y) + tr(W^T Z^T Z W)`` (float64; relative error of a tiny SSE ~ 1e-16 / NRMSE^2)."""
-    Y = Y.double()
-    yy = (Y ** 2).sum()
-    fit = torch.einsum("ardo,rdo->ar", weights, cross)  # tr(W^T Z^T Y), (A, R)
-    quad = torch.einsum("ardo,rde,areo->ar", weights, gram, weights)  # tr(W^T G W), (A, R)
-    sse = (yy - 2 * fit + quad).clamp_min(0)
-    return torch.sqrt(sse / ((Y - Y.mean(0)) ** 2).sum())
 
 
 def _scores(res, X, Y, states, weights, include_input, shift) -> torch.Tensor:
@@ -287,7 +209,7 @@ def memory_capacities(res, max_delay: int | None = None, *, train: int = 4000, t
     _, states = res.run(drive[:washout].to(res.dtype))
     gram, cross, states, shift = _normal_equations(res, drive[washout:washout + train], delayed[:train], 0, train,
                                                    False, None, states)
-    weights = _solve_all(gram, cross, torch.tensor([alpha], dtype=torch.float64))[0]  # (R, N+1, K)
+    weights = solve_all(gram, cross, torch.tensor([alpha], dtype=torch.float64))[0]  # (R, N+1, K)
     sums = None
     step = _chunk(res)
     for start in range(washout + train, T, step):
