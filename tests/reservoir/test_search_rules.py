@@ -7,6 +7,7 @@ from rnnkit.reservoir import ESN, Reservoir, ReservoirConfig
 from rnnkit.reservoir import search as search_module
 from rnnkit.reservoir.batched import BatchedReservoir
 from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity
+from rnnkit.reservoir import normal_equations
 from rnnkit.reservoir.normal_equations import NormalSums, solve_all
 from rnnkit.reservoir.readouts import solve_fallback
 from rnnkit.reservoir.search import search
@@ -146,8 +147,10 @@ def test_a_reservoir_run_that_needs_gradients_gives_the_same_states_and_a_gradie
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
+@pytest.mark.parametrize("fold", [2, 16])  # folded into the total between chunks, or only at the end
 @pytest.mark.parametrize("D", [3, 7, 10])  # fewer columns than blocks, and blocks of unequal widths
-def test_normal_sums_over_chunks_are_the_gram_and_cross_products_of_the_shifted_features(D):
+def test_normal_sums_over_chunks_are_the_gram_and_cross_products_of_the_shifted_features(monkeypatch, D, fold):
+    monkeypatch.setattr(normal_equations, "FOLD_EVERY", fold)
     gen = torch.Generator().manual_seed(D)
     F = 2 + torch.randn(23, 3, D, generator=gen, dtype=DT)  # (C, R, D): 23 steps of 3 reservoirs
     Y = torch.randn(23, 2, generator=gen, dtype=DT)

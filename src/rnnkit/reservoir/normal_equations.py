@@ -12,6 +12,9 @@ from rnnkit.reservoir.readouts import solve_fallback
 
 GRAM_BLOCKS = 4  # the Gram's upper block triangle only, 10 of 16 blocks: at 500 units and 50 reservoirs its
 # 9,900 steps took 2.2 s against 3.0 s for the whole product (2 cores, float64)
+FOLD_EVERY = 16  # chunks summed apart before their sum joins the total: ~2 sqrt(chunks) sequential additions per
+# entry instead of one per chunk. At 2,000 units (27-step chunks) and ridge 1e-10 the plain running sum put the
+# validation NRMSE 1 % off the exact ridge solution, the folded one 0.03 %
 
 
 class NormalSums:
@@ -19,7 +22,9 @@ class NormalSums:
     (C, O), taken less the first chunk's feature means (the shift): the intercept's column then does not
     nearly repeat the features, so a tiny ridge is solved to rounding (the solution is the same; ``Ridge``
     does as much). The Gram is symmetric: only its upper block triangle is multiplied (GRAM_BLOCKS x
-    GRAM_BLOCKS blocks), into buffers made once; the cross products are one matrix product per chunk."""
+    GRAM_BLOCKS blocks), into buffers made once; the cross products are one matrix product per chunk.
+    The Gram blocks are summed in two levels (FOLD_EVERY chunks apart, then into the total), as
+    rounding over ~10,000 steps is otherwise as large as a ridge of 1e-10 at 2,000 units."""
 
     def __init__(self, F: torch.Tensor, outputs: int, steps: int) -> None:
         _, R, D = F.shape
@@ -29,6 +34,8 @@ class NormalSums:
         self.edges = [round(i * D / k) for i in range(k + 1)]
         e = self.edges
         self.blocks = {(i, j): F.new_zeros(R, e[i + 1] - e[i], e[j + 1] - e[j]) for i in range(k) for j in range(i, k)}
+        self.partial = {key: torch.zeros_like(block) for key, block in self.blocks.items()}  # the last chunks' sum
+        self.chunks = 0
         self.total, self.count = F.new_zeros(R, D), 0  # sum of the shifted features, steps summed
         self.cross, self.target = F.new_zeros(R * D, outputs), F.new_zeros(outputs)
 
@@ -37,15 +44,24 @@ class NormalSums:
         Z = torch.sub(F.transpose(0, 1), self.shift.transpose(0, 1), out=self.features[:, :C])  # (R, C, D)
         F = Z.transpose(0, 1)  # (C, R, D), F itself may share memory with the reservoirs' states
         parts = [Z[:, :, a:b] for a, b in zip(self.edges, self.edges[1:])]
-        for (i, j), block in self.blocks.items():
+        for (i, j), block in self.partial.items():
             block.baddbmm_(parts[i].transpose(1, 2), parts[j])
+        self.chunks += 1
+        if self.chunks % FOLD_EVERY == 0:
+            self._fold()
         self.total += F.sum(0)
         self.count += C
         self.cross.view(R, D, -1).baddbmm_(Z.transpose(1, 2), target.expand(R, -1, -1))  # Z^T y
         self.target += target.sum(0)
 
+    def _fold(self) -> None:
+        for key, block in self.partial.items():
+            self.blocks[key] += block
+            block.zero_()
+
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The Gram (R, D+1, D+1) and cross products (R, D+1, O) of the features ``[z - shift; 1]``."""
+        self._fold()
         R, D = self.total.shape
         e = self.edges
         gram = self.total.new_empty(R, D + 1, D + 1)
