@@ -20,13 +20,19 @@ def _subcommands():
 
 
 def _options():
+    """(command, flag or positional's name, action) for every argument of every command but --help."""
     for name, parser in _subcommands().choices.items():
         for action in parser._actions:
-            if action.option_strings and not isinstance(action, argparse._HelpAction):
-                yield name, action
+            if not isinstance(action, argparse._HelpAction):
+                yield name, (action.option_strings[-1] if action.option_strings else action.dest), action
 
 
-OPTIONS = [pytest.param(name, action, id=f"{name} {action.option_strings[-1]}") for name, action in _options()]
+def _fresh(command: str, key: str) -> argparse.Action:
+    """The argument from a parser built now, inside the test (not the one built while collecting)."""
+    return next(action for name, k, action in _options() if (name, k) == (command, key))
+
+
+OPTIONS = [pytest.param(name, key, id=f"{name} {key}") for name, key, _ in _options()]
 
 
 def test_every_command_has_a_summary_in_the_top_level_help(capsys):
@@ -40,14 +46,17 @@ def test_every_command_has_a_summary_in_the_top_level_help(capsys):
         assert f"{command} {' '.join(text.split())}" in out
 
 
-@pytest.mark.parametrize("command, action", OPTIONS)
-def test_every_flag_says_what_it_does(command, action):
-    assert action.help and len(action.help) > 10, (command, action.option_strings)
+@pytest.mark.parametrize("command, key", OPTIONS)
+def test_every_flag_says_what_it_does(command, key):
+    action = _fresh(command, key)
+    assert action.help and len(action.help) > 10, (command, key)
 
 
-@pytest.mark.parametrize("command, action", OPTIONS)
-def test_the_default_a_flag_states_is_the_default_it_has(command, action):
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._VersionAction)):
+@pytest.mark.parametrize("command, key", OPTIONS)
+def test_the_default_a_flag_states_is_the_default_it_has(command, key):
+    action = _fresh(command, key)
+    if not action.option_strings or isinstance(
+            action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._VersionAction)):
         return
     stated = re.search(r"\(default: ([^)]*)\)", action.help or "")
     if action.default is argparse.SUPPRESS:  # config flags: TrainConfig's default, checked in test_train

@@ -1,4 +1,5 @@
 """The rnnkit command: in-process calls and one subprocess smoke test."""
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,9 @@ def test_info_in_process(capsys):
     out = capsys.readouterr().out
     assert f"rnnkit  {rnnkit.__version__}" in out
     assert "engines auto, native, fused, triton, bptt, scan, reference" in out
+    from rnnkit.kernels.fused import sources
+    for source in sources():  # one line per compiled kernel source: built or not
+        assert re.search(rf"^fused   {re.escape(source)}: (built \(cached\)|not built yet)", out, re.M), source
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

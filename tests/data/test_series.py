@@ -67,3 +67,11 @@ def test_windows_targets_and_splits():
 def test_series_shorter_than_the_window_is_refused():
     with pytest.raises(ValueError, match="the series has 20 values, too short for window 24 \\+ horizon 2"):
         ForecastTask(torch.zeros(20), length=24, horizon=2)
+
+
+def test_a_negative_column_index_counts_from_the_end_down_to_minus_the_width():
+    text = "x,y,z\n1,2,3\n4,5,6\n7,8,9\n"
+    first = read_series("a.csv", column="-3", text=text)
+    assert first.values.tolist() == [1.0, 4.0, 7.0]
+    with pytest.raises(ValueError, match=r"has 3 columns, got column index -4"):
+        read_series("a.csv", column="-4", text=text)

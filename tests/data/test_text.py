@@ -92,3 +92,16 @@ def test_the_metric_is_bits_per_character_or_perplexity(level, name):
     assert task.metric_name == name
     want = nats / math.log(2) if level == "char" else math.exp(nats)
     assert float(task.metric(logits, batch)) == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["val_fraction", "test_fraction"])
+def test_an_empty_validation_or_test_part_is_refused(name):
+    vocab = Vocabulary(tuple([UNK] + list("abcdefgh")))
+    with pytest.raises(ValueError) as exc:
+        TextTask(torch.arange(1, 9).repeat(50), vocab, length=8, batch_size=3, **{name: 0.0})
+    assert str(exc.value) == f"TextTask: expected {name} in (0, 0.5), got 0.0"
+
+
+def test_a_vocabulary_given_a_list_keeps_its_tokens_as_a_tuple():
+    vocab = Vocabulary([UNK, "a", "b"])
+    assert vocab.tokens == (UNK, "a", "b") and isinstance(vocab.tokens, tuple) and vocab.index["b"] == 2

@@ -4,7 +4,10 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit.data import mackey_glass
+from rnnkit.data import lorenz, mackey_glass, narma10
+from rnnkit.data.sequences import ClassifyTask, Sequences
+from rnnkit.data.tasks import CopyTask
+from rnnkit.models.fill import FillModel
 from rnnkit.data.series import read_series
 from rnnkit.data.text import Vocabulary
 from rnnkit.diagnostics.flow import gradient_flow
@@ -13,9 +16,9 @@ from rnnkit.diagnostics.spectral import power_iteration
 from rnnkit.data.series import ForecastTask
 from rnnkit.data.tasks import LookaheadTask
 from rnnkit.models import Forecaster, LanguageModel, SequenceClassifier, SequenceModel
-from rnnkit.reservoir import Reservoir, ReservoirConfig, Ridge
+from rnnkit.reservoir import RLS, Reservoir, ReservoirConfig, Ridge
 from rnnkit.train import weights_file
-from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity
+from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity, spectral_radius
 from rnnkit.reservoir.search import search
 from rnnkit.train import CheckpointError
 
@@ -29,6 +32,11 @@ class _Twice(torch.nn.Module):
 
     def forward(self, x):
         return self.rnn(self.rnn(x)[0][..., :1])
+
+
+def _sequences():
+    items = tuple(np.zeros((3, 1), dtype=np.float32) for _ in range(20))
+    return Sequences(items, np.arange(20) % 2, ("a", "b"))
 
 
 def _reservoir():
@@ -67,6 +75,34 @@ CASES = [  # (what, call, exception, the whole message)
     ("Ridge fit_bias", lambda: Ridge(1.0, fit_bias=1), TypeError, "Ridge: expected fit_bias to be a bool, got int 1"),
     ("weights file too short", lambda: weights_file.read("w.safetensors", b"abc", "x"), ValueError,
      "w.safetensors is not a safetensors file: 3 bytes, shorter than its 8-byte header length"),
+    ("lorenz n", lambda: lorenz(0), ValueError, "lorenz: expected n >= 1, got 0"),
+    ("mackey_glass sample_every", lambda: mackey_glass(10, sample_every=0), ValueError,
+     "mackey_glass: expected sample_every > 0, got 0"),
+    ("mackey_glass sample_every type", lambda: mackey_glass(10, sample_every="a"), TypeError,
+     "mackey_glass: expected sample_every to be a positive number, got str 'a'"),
+    ("narma10 batch", lambda: narma10(10, batch=0), ValueError, "narma10: expected batch >= 1, got 0"),
+    ("ClassifyTask batch_size", lambda: ClassifyTask(_sequences(), batch_size=0), ValueError,
+     "ClassifyTask: expected batch_size >= 1, got 0"),
+    ("ClassifyTask index", lambda: ClassifyTask(_sequences(), batch_size=2).batch("train", -1), ValueError,
+     "ClassifyTask: expected index >= 0, got -1"),
+    ("CopyTask index", lambda: CopyTask().batch("train", -1), ValueError, "CopyTask: expected index >= 0, got -1"),
+    ("SequenceClassifier cell", lambda: SequenceClassifier(4, 8, 3, cell="nope"), ValueError,
+     "SequenceClassifier: unknown cell 'nope'; valid values are 'rnn', 'tanh', 'relu', 'lstm', 'gru', 'mingru', "
+     "'minlstm'"),
+    ("FillModel dropout", lambda: FillModel(10, 4, 4, dropout=2.0), ValueError,
+     "FillModel: expected dropout in [0, 1], got 2.0"),
+    ("SequenceModel output_size", lambda: SequenceModel("lstm", 1, 4, 0), ValueError,
+     "SequenceModel: expected output_size >= 1, got 0"),
+    ("memory_capacity washout", lambda: memory_capacity(_reservoir(), washout=-1), ValueError,
+     "memory_capacity: expected washout >= 0, got -1"),
+    ("spectral_radius matrix", lambda: spectral_radius("x"), TypeError,
+     "spectral_radius: expected matrix to be a torch.Tensor, got str"),
+    ("RLS fit_bias", lambda: RLS(fit_bias="yes"), TypeError, "RLS: expected fit_bias to be a bool, got str 'yes'"),
+    ("search empty axis", lambda: search(np.zeros((10, 1)), np.zeros((10, 1)), spectral_radius=[], leak_rate=[1.0],
+                                         ridge=[1e-6]), ValueError,
+     "search: expected at least one value for spectral_radius, got none"),
+    ("power_iteration steps", lambda: power_iteration(torch.eye(3), steps=3), ValueError,
+     "power_iteration: expected steps >= 4, got 3"),
     ("search lengths", lambda: search(np.zeros((100, 1)), np.zeros((90, 1)), spectral_radius=[0.9], leak_rate=[1.0],
                                       ridge=[1e-6]), ValueError,
      "search: expected X (T, I) and Y (T, O) of one series with the same T, got shapes (100, 1) and (90, 1)"),

@@ -1,0 +1,36 @@
+"""diagnose measures the same network the same way whether its layer is batch-first or time-major."""
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.diagnostics.report import diagnose
+
+
+class _Head(torch.nn.Module):
+    def __init__(self, batch_first: bool):
+        super().__init__()
+        self.rnn = rnnkit.LSTM(2, 5, batch_first=batch_first)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+def test_a_batch_first_layer_is_diagnosed_as_its_time_major_twin():
+    torch.manual_seed(0)
+    x = torch.randn(12, 6, 2, dtype=torch.float64)  # (T, B, I)
+    major, first = _Head(False), _Head(True)
+    first.load_state_dict(major.state_dict())
+    a = diagnose(major, x, lambda out, b: out[-1].sum(), max_lag=10)
+    b = diagnose(first, x.transpose(0, 1).contiguous(), lambda out, b: out[:, -1].sum(), max_lag=10)
+    assert b.jacobian_rate == pytest.approx(a.jacobian_rate, rel=1e-10)
+    assert b.gates[0].mean == pytest.approx(a.gates[0].mean, rel=1e-10)
+    assert b.gates[0].saturated == pytest.approx(a.gates[0].saturated, rel=1e-10)
+    torch.testing.assert_close(b.flow.norms, a.flow.norms, rtol=1e-10, atol=0)
+
+
+def test_the_json_report_names_its_gradient_flow_fields():
+    torch.manual_seed(0)
+    d = diagnose(_Head(False), torch.randn(8, 3, 2, dtype=torch.float64), lambda out, b: out[-1].sum(), max_lag=8)
+    flow = d.to_dict()["gradient_flow"]
+    assert set(flow) == {"engine", "note", "shape_L_D_T", "norms", "ratio_last_layer_forward"}
+    assert flow["shape_L_D_T"] == [1, 1, 8]
