@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rnnkit.reservoir import RLS, Ridge
+from tests.reservoir.exact import exact_ridge
 
 f64 = torch.float64
 
@@ -57,17 +58,6 @@ def test_ridge_accumulated_in_chunks_equals_one_fit():
     chunked.solve()
     torch.testing.assert_close(chunked.weight, whole.weight, rtol=0, atol=1e-12)
     torch.testing.assert_close(chunked.bias, whole.bias, rtol=0, atol=1e-12)
-
-
-def exact_ridge(Z, Y, alpha):
-    """The ridge solution with an unpenalised intercept by least squares on centred, stacked rows
-    [Z - mean; sqrt(alpha) I] (QR: the condition number of Z, not of its Gram matrix)."""
-    m, ym = Z.mean(0), Y.mean(0)
-    A = torch.cat([Z - m, alpha ** 0.5 * torch.eye(Z.shape[1], dtype=f64)])
-    B = torch.cat([Y - ym, torch.zeros(Z.shape[1], Y.shape[1], dtype=f64)])
-    Q, R = torch.linalg.qr(A)
-    W = torch.linalg.solve_triangular(R, Q.T @ B, upper=True)
-    return W.T, ym - m @ W
 
 
 def test_a_tiny_ridge_over_features_with_a_large_mean_is_solved_to_rounding():

@@ -11,6 +11,7 @@ from rnnkit.reservoir import normal_equations
 from rnnkit.reservoir.normal_equations import NormalSums, solve_all
 from rnnkit.reservoir.readouts import solve_fallback
 from rnnkit.reservoir.search import search
+from tests.reservoir.exact import exact_ridge
 
 DT = torch.float64
 
@@ -59,13 +60,9 @@ def test_a_tiny_ridge_scores_what_the_exact_ridge_solution_scores():
     result = search(X, Y, spectral_radius=[0.9], leak_rate=[0.5], ridge=[alpha], base=base, train=train,
                     warmup=warmup, include_input=False)
     states, _ = BatchedReservoir(1, [result.config()]).run(X)
-    Z, T = states[warmup:train, 0], Y[warmup:train].double()
-    m, tm = Z.mean(0), T.mean(0)
-    A = torch.cat([Z - m, alpha ** 0.5 * torch.eye(60, dtype=DT)])  # least squares by QR: cond(Z), not cond(Z^T Z)
-    Q, R = torch.linalg.qr(A)
-    W = torch.linalg.solve_triangular(R, Q.T @ torch.cat([T - tm, torch.zeros(60, 1, dtype=DT)]), upper=True)
+    W, c = exact_ridge(states[warmup:train, 0], Y[warmup:train].double(), alpha)
     truth = Y[train:].double()
-    exact = float(((states[train:, 0] - m) @ W + tm - truth).pow(2).mean().sqrt() / truth.std(unbiased=False))
+    exact = float((states[train:, 0] @ W.T + c - truth).pow(2).mean().sqrt() / truth.std(unbiased=False))
     assert result.rows[0]["val_nrmse"] == pytest.approx(exact, rel=1e-3)
 
 

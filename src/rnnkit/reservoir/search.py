@@ -130,10 +130,11 @@ def _features(states: torch.Tensor, u: torch.Tensor, include_input: bool, shift=
     parts = [states.transpose(0, 1)]  # (R, C, N)
     if include_input:
         parts.append(u.unsqueeze(0).expand(R, -1, -1))  # (R, C, I)
+    parts.append(states.new_ones(R, C, 1))  # the intercept's column
     Z = torch.cat(parts, dim=2)
     if shift is not None:
-        Z = Z - shift
-    return torch.cat([Z, states.new_ones(R, C, 1)], dim=2)  # the intercept's column
+        Z[:, :, :-1] -= shift  # in the one new tensor: states and u are not touched
+    return Z
 
 
 def _normal_equations(res, X, Y, warmup, train, include_input, progress, states=None):
