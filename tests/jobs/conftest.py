@@ -1,4 +1,6 @@
 """Fixtures the experiment tests share."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,3 +12,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def axis_labels(monkeypatch):
+    """File name -> (x label, y label) of every figure the diagnostics' plots write during the test."""
+    from rnnkit.diagnostics import plots
+
+    seen, save = {}, plots._save
+
+    def recording(fig, path):
+        ax = fig.axes[0]
+        seen[Path(path).name] = (ax.get_xlabel(), ax.get_ylabel())
+        return save(fig, path)
+    monkeypatch.setattr(plots, "_save", recording)
+    return seen

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from rnnkit.jobs.experiments import EXPERIMENTS
+from tests.jobs.documented import AXES, assert_documented
 
 ADDING_BASELINE = 1 / 6  # adding task: MSE of predicting the mean sum (the 0.1667 plateau)
 RECALL_BASELINE = 1 / 12  # recall task: MSE of predicting 1/2 (0.08333)
@@ -191,9 +192,11 @@ def test_an_experiment_runs_at_the_documented_sizes(tmp_path, monkeypatch, numbe
     pytest.param(6, check_exp6, id="exp6-irnn"),
     pytest.param(7, check_exp7, id="exp7-tbptt"),
 ])
-def test_quick_run_holds_the_documented_claim(tmp_path, number, check):
+def test_quick_run_holds_the_documented_claim(tmp_path, axis_labels, number, check):
     lines, data = _run(number, tmp_path)
     check(lines, data)
+    assert_documented(lines)
+    assert axis_labels == AXES[number]
     starts = [i for i, line in enumerate(lines)
               if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))]
     assert starts and all(i > 0 and lines[i - 1] == "" for i in starts), "Markdown: a blank line before each table"

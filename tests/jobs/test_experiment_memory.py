@@ -12,6 +12,7 @@ import pytest
 
 from rnnkit.jobs.experiments import EXPERIMENTS
 from rnnkit.jobs.experiments.memory import _flow_horizon, _horizons
+from tests.jobs.documented import AXES, assert_documented
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -30,8 +31,10 @@ def _table(lines: list[str], first_header: str) -> tuple[list[str], dict[str, li
     return header, rows
 
 
-def test_exp8_a_tanh_rnn_forgets_within_50_steps_where_a_chrono_lstm_recalls(tmp_path):
+def test_exp8_a_tanh_rnn_forgets_within_50_steps_where_a_chrono_lstm_recalls(tmp_path, axis_labels):
     lines = EXPERIMENTS[8](tmp_path, quick=True)
+    assert_documented(lines)
+    assert axis_labels == AXES[8]
     _, rows = _table(lines, "cell")
     tanh, lstm = rows["tanh, default init"], rows["LSTM, chrono"]
     assert float(tanh["k=5"]) >= 0.9 and float(lstm["k=5"]) >= 0.9
@@ -75,8 +78,10 @@ def test_flow_horizon_is_the_lag_that_leaves_one_percent():
     assert _flow_horizon(1.0) == math.inf and _flow_horizon(1.2) == math.inf and _flow_horizon(math.nan) == math.inf
 
 
-def test_exp9_mingru_solves_adding_where_tanh_stays_at_baseline(tmp_path):
+def test_exp9_mingru_solves_adding_where_tanh_stays_at_baseline(tmp_path, axis_labels):
     lines = EXPERIMENTS[9](tmp_path, quick=True)
+    assert_documented(lines)
+    assert axis_labels == AXES[9]
     _, rows = _table(lines, "model")
     assert float(rows["minGRU"]["test MSE"]) < 0.01 and rows["minGRU"]["solved"] == "yes"  # documented 0.00728
     assert float(rows["tanh, default init"]["test MSE"]) > 0.1 and rows["tanh, default init"]["solved"] == "no"
@@ -85,8 +90,10 @@ def test_exp9_mingru_solves_adding_where_tanh_stays_at_baseline(tmp_path):
     assert data["minGRU"]["test_loss"] != data["minGRU"]["val_loss"]  # scored on its own test batches
 
 
-def test_exp10_both_directions_fill_blanks_better_than_either_side(tmp_path):
+def test_exp10_both_directions_fill_blanks_better_than_either_side(tmp_path, axis_labels):
     lines = EXPERIMENTS[10](tmp_path, quick=True)
+    assert_documented(lines)
+    assert axis_labels == AXES[10]
     data = json.loads((tmp_path / "exp10.json").read_text())
     assert [run["seed"] for run in data["runs"]] == [0, 1]
     for run in data["runs"]:

@@ -1,4 +1,6 @@
 """Bad input gets one line that names who refused it, what was expected and what came: the whole message."""
+import struct
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,8 @@ import torch
 import rnnkit
 from rnnkit.data import lorenz, mackey_glass, narma10
 from rnnkit.data.sequences import ClassifyTask, Sequences
-from rnnkit.data.tasks import CopyTask
+from rnnkit.data.files import decode_utf8
+from rnnkit.data.tasks import AddingTask, CopyTask
 from rnnkit.models.fill import FillModel
 from rnnkit.data.series import read_series
 from rnnkit.data.text import Vocabulary
@@ -21,6 +24,7 @@ from rnnkit.train import weights_file
 from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity, spectral_radius
 from rnnkit.reservoir.search import search
 from rnnkit.train import CheckpointError
+from rnnkit.train.checkpoint import FORMAT, validate
 
 
 class _Twice(torch.nn.Module):
@@ -106,6 +110,24 @@ CASES = [  # (what, call, exception, the whole message)
     ("search lengths", lambda: search(np.zeros((100, 1)), np.zeros((90, 1)), spectral_radius=[0.9], leak_rate=[1.0],
                                       ridge=[1e-6]), ValueError,
      "search: expected X (T, I) and Y (T, O) of one series with the same T, got shapes (100, 1) and (90, 1)"),
+    ("lorenz dt", lambda: lorenz(10, dt=0), ValueError, "lorenz: expected dt > 0, got 0"),
+    ("AddingTask split", lambda: AddingTask(8, 2).batch("tests", 0), ValueError,
+     "AddingTask: unknown split 'tests'; valid values are 'train', 'val', 'test'"),
+    ("ClassifyTask no test part", lambda: ClassifyTask(_sequences(), batch_size=2, test_fraction=0.01), ValueError,
+     "ClassifyTask: 20 sequences are too few for val_fraction 0.15 and test_fraction 0.01: every part needs at "
+     "least one"),
+    ("text not UTF-8, no hint", lambda: decode_utf8(b"ab\xff", "t.txt", "text file"), ValueError,
+     "text file 't.txt' is not UTF-8 (invalid byte 0xff at offset 2)"),
+    ("Ridge rows", lambda: Ridge(1.0).accumulate(torch.zeros(3, 2), torch.zeros(4, 1)), ValueError,
+     "Ridge: expected as many target rows as feature rows, got 3 feature rows and 4 target rows"),
+    ("weights file header length past 2**63",
+     lambda: weights_file.read("w.safetensors", struct.pack("<Q", 2 ** 63 + 5) + b"{}", "x"), ValueError,
+     "w.safetensors is not a safetensors file (or is cut short): its header claims 9223372036854775813 bytes, the "
+     "file has 2 after the length"),
+    ("checkpoint lacking two fields", lambda: validate({"format": FORMAT}, "c.pt"), CheckpointError,
+     "checkpoint c.pt lacks the fields 'config', 'model' (written by another program, or damaged)"),
+    ("checkpoint lacking one field", lambda: validate({"format": FORMAT, "model": {}}, "c.pt"), CheckpointError,
+     "checkpoint c.pt lacks the field 'config' (written by another program, or damaged)"),
 ]
 
 
@@ -187,3 +209,21 @@ def test_a_hook_needs_a_non_empty_str_name(name):
     with pytest.raises(TypeError) as exc:
         trainer.add_hook(hook)
     assert str(exc.value) == f"Trainer.add_hook: expected a hook with a non-empty str name, got Hook with name {name!r}"
+
+
+def test_a_csv_column_asked_of_a_headerless_file_says_it_has_no_header(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("1,2\n3,4\n")
+    with pytest.raises(ValueError) as exc:
+        read_series(path, column="value")
+    assert str(exc.value) == f"CSV file {str(path)!r} has no column 'value' (it has no header)"
+
+
+def test_an_unreadable_checkpoint_names_the_reason_it_could_not_be_read(tmp_path):
+    from rnnkit.train import load_checkpoint
+    path = tmp_path / "c.pt"
+    path.write_bytes(b"PK\x03\x04 not really a zip archive")
+    with pytest.raises(CheckpointError) as exc:
+        load_checkpoint(path)
+    assert str(exc.value).startswith(f"checkpoint {path} is unreadable (truncated or not an rnnkit checkpoint): "
+                                     "PytorchStreamReader failed reading zip archive: failed finding central directory")
