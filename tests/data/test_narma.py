@@ -29,3 +29,15 @@ def test_the_seed_chooses_the_input_and_the_same_seed_repeats_it():
     assert not torch.equal(u0, u1) and not torch.equal(y0, y1)
     u0b, y0b = narma10(300, seed=0)
     assert torch.equal(u0, u0b) and torch.equal(y0, y0b)
+
+
+def test_narma10_starts_from_rest_with_no_input_before_the_first():
+    """From the first step: y and u are 0 before the series starts, so u_(t-9) is 0 until t = 9."""
+    u, y = narma10(14, discard=0, seed=4)
+    u, y = u.tolist(), y.tolist()
+    ys = [0.0]  # ys[t] = y_(t-1): the value before u[t] was read; ys[0] the rest state
+    for t in range(14):
+        lag = u[t - 9] if t >= 9 else 0.0
+        ys.append(0.3 * ys[t] + 0.05 * ys[t] * sum(ys[max(0, t - 9):t + 1]) + 1.5 * lag * u[t] + 0.1)
+    assert y == pytest.approx(ys[1:], rel=1e-14)
+    assert y[0] == pytest.approx(0.1) and y[9] != pytest.approx(0.3 * y[8] + 0.05 * y[8] * sum(y[:9]) + 0.1)

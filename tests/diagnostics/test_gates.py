@@ -61,3 +61,14 @@ def test_stats_equal_a_hand_loop_over_the_steps(make):
         sat = (v.abs() > 0.9) if name in ("g", "n") else (v < 0.1) | (v > 0.9)
         assert stats.mean[name] == pytest.approx(float(v.mean()), rel=1e-12)
         assert stats.saturated[name] == pytest.approx(float(sat.double().mean()), rel=1e-12)
+
+
+def test_saturation_is_strictly_beyond_the_margin(monkeypatch):
+    """|tanh| > 1 - eps and sigma < eps or > 1 - eps, as documented: a value on the margin is not saturated."""
+    from rnnkit.diagnostics import gates
+    values = {"n": torch.tensor([0.95, -0.95, 0.96, -0.97, 0.5], dtype=torch.float64),
+              "z": torch.tensor([0.05, 0.95, 0.04, 0.96, 0.5], dtype=torch.float64)}
+    monkeypatch.setattr(gates, "gate_values", lambda cell, x, state: values)
+    stats = gates.gate_stats(rnnkit.GRUCell(1, 2, dtype=torch.float64), torch.zeros(5, 1, 1, dtype=torch.float64))
+    assert stats.saturated == {"n": 0.4, "z": 0.4}
+    assert stats.mean["n"] == pytest.approx(float(values["n"].mean())) and stats.memory_gate == "z"

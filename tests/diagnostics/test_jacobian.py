@@ -76,3 +76,15 @@ def test_batched_jacobians_equal_one_jacobian_per_step_and_sample(make):
             want = torch.autograd.functional.jacobian(f, flat_state[b])
             torch.testing.assert_close(J[t, b], want, rtol=0, atol=1e-12)
         state = cell.step(x[t], state)[1]
+
+
+def test_each_product_is_the_chain_of_step_jacobians_from_the_last_step_back():
+    torch.manual_seed(1)
+    cell = rnnkit.ElmanCell(2, 4, dtype=torch.float64)
+    x = torch.randn(5, 3, 2, dtype=torch.float64) * 2  # every step's Jacobian its own
+    J, _ = step_jacobians(cell, x)
+    jp = jacobian_products(cell, x, max_lag=4)
+    product = torch.eye(4, dtype=torch.float64).expand(3, 4, 4)
+    for k in range(1, 5):
+        product = product @ J[5 - k]  # dh_T/dh_(T-k) = J_T ... J_(T-k+1)
+        torch.testing.assert_close(jp.norms[k - 1], torch.linalg.matrix_norm(product, ord=2), rtol=1e-12, atol=0)

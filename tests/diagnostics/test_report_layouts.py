@@ -34,3 +34,29 @@ def test_the_json_report_names_its_gradient_flow_fields():
     flow = d.to_dict()["gradient_flow"]
     assert set(flow) == {"engine", "note", "shape_L_D_T", "norms", "ratio_last_layer_forward"}
     assert flow["shape_L_D_T"] == [1, 1, 8]
+
+
+@pytest.mark.parametrize("make, gated", [(lambda: rnnkit.GRU(2, 4, bidirectional=True), True),
+                                         (lambda: rnnkit.LSTM(2, 4), True), (lambda: rnnkit.RNN(2, 4), False)])
+def test_gated_layers_report_their_gates_one_per_direction(make, gated):
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = make()
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+    torch.manual_seed(0)
+    head = Head()
+    d = diagnose(head, torch.randn(6, 2, 2, dtype=torch.float64), lambda out, b: out[-1].sum(), max_lag=6)
+    assert len(d.gates) == (head.rnn.num_directions if gated else 0)
+
+
+def test_a_report_makes_the_folders_it_is_written_into(tmp_path):
+    from rnnkit.diagnostics.report import write_report
+    torch.manual_seed(0)
+    d = diagnose(_Head(False), torch.randn(8, 3, 2, dtype=torch.float64), lambda out, b: out[-1].sum(), max_lag=8)
+    written, why = write_report(d, tmp_path / "new" / "deeper", title="t")
+    names = {p.name for p in written}
+    assert {"report.txt", "report.json"} <= names and all(p.parent == tmp_path / "new" / "deeper" for p in written)
+    assert why is not None or {"gradient_flow.png", "eigenvalues.png", "gates.png"} <= names

@@ -62,3 +62,21 @@ def test_memory_capacity_needs_one_input():
     res = Reservoir(2, ReservoirConfig(units=5, connectivity=1.0), dtype=f64)
     with pytest.raises(ValueError, match="expected a reservoir with one input and no feedback, got input_size=2"):
         memory_capacity(res)
+
+
+def test_convergence_is_read_at_the_last_step():
+    res = Reservoir(1, ReservoirConfig(units=50, spectral_radius=0.5, connectivity=1.0), dtype=f64)
+    d = echo_state_check(res, steps=30, init_scale=10.0).distances
+    assert float(d[-1]) < float(d[-2])
+    between = float(d[-1] + d[-2]) / 2
+    assert echo_state_check(res, steps=30, init_scale=10.0, tol=between).converged
+    assert not echo_state_check(res, steps=30, init_scale=10.0, tol=float(d[-1]) * 0.99).converged
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_memory_capacity_drives_the_reservoir_in_its_own_dtype(dtype, monkeypatch):
+    res = Reservoir(1, ReservoirConfig(units=20, spectral_radius=0.9), dtype=dtype)
+    seen, run = [], res.run
+    monkeypatch.setattr(res, "run", lambda x, *a, **k: (seen.append(x.dtype), run(x, *a, **k))[1])
+    memory_capacity(res, max_delay=3, train=200, test=100, washout=20)
+    assert seen == [dtype]
