@@ -57,6 +57,14 @@ def test_stale_temporary_files_of_killed_writes_are_removed(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [".other.tmp"]
 
 
+def test_the_run_folder_api_refuses_another_run_unless_asked(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    with pytest.raises(ValueError, match="already holds a run"):
+        prepare_run_dir(out)
+    assert prepare_run_dir(out, resume=True)[0] == out and (out / "checkpoint.pt").exists()
+
+
 @pytest.mark.parametrize("threads", ["0", "100000"])
 def test_thread_counts_are_bounded(tmp_path, capsys, threads):
     assert main(["train", *TINY, "--threads", threads, "--out", str(tmp_path / "o")]) == 2

@@ -124,3 +124,25 @@ def test_a_penalty_weight_must_be_a_positive_number(weight):
     with pytest.raises(ValueError) as exc:
         VanishingGradientPenalty(weight)
     assert str(exc.value) == f"VanishingGradientPenalty: expected weight to be a number > 0, got {weight!r}"
+
+
+def _one_step(c: float):
+    """A tanh RNN (H=4) over one step and the loss c * sum(h_1): dE/dh_1 = c in every unit, ||v||^2 = 4 c^2."""
+    torch.manual_seed(0)
+    layer = rnnkit.RNN(2, 4, engine="reference", dtype=torch.float64)
+    with record_states(layer) as recorder:
+        out, _ = layer(torch.randn(1, 1, 2, dtype=torch.float64))
+    return c * out.sum(), recorder
+
+
+def test_no_back_flowing_gradient_gives_a_zero_scalar_penalty():
+    loss, recorder = _one_step(0.0)
+    omega = vanishing_gradient_penalty(loss, recorder)
+    assert omega.shape == () and float(omega.detach()) == 0.0
+
+
+def test_a_step_counts_only_when_its_gradient_norm_squared_is_above_eps():
+    loss, recorder = _one_step(0.5)  # ||v||^2 = 1 exactly
+    assert float(vanishing_gradient_penalty(loss, recorder, eps=1.0).detach()) == 0.0  # not above eps: no live step
+    loss, recorder = _one_step(0.5)
+    assert float(vanishing_gradient_penalty(loss, recorder, eps=0.5).detach()) > 0.0

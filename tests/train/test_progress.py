@@ -78,3 +78,19 @@ def test_a_resumed_run_s_bar_starts_at_the_step_it_resumes_from():
     progress.update(41)
     progress.close()
     assert "41/100" in stream.getvalue() and " 0/100" not in stream.getvalue()
+
+
+def test_a_message_on_a_terminal_is_written_above_the_bar():
+    stream = io.StringIO()
+    progress = Progress(10, terminal=True, stream=stream)
+    progress.update(3)
+    progress.write("step 3: val loss 0.25")
+    progress.close()
+    assert "step 3: val loss 0.25\n" in stream.getvalue()
+
+
+def test_the_bar_follows_the_terminal_s_width():
+    for budget in (None, 60.0):
+        progress = Progress(10, budget_s=budget, terminal=True, stream=io.StringIO())
+        assert progress._bar.dynamic_ncols
+        progress.close()

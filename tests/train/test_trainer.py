@@ -40,6 +40,22 @@ def test_runs_to_the_end_and_evaluates_once_more():
     assert loss == pytest.approx(metric)
 
 
+def test_a_time_budget_stops_the_run_evaluated_and_saved(tmp_path):
+    trainer, result, evals = _fit(tmp_path, max_minutes=1e-9, eval_every=0)
+    assert result.stopped == "time" and result.step == 1 and evals == [1]
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+def test_every_logged_training_row_holds_the_step_s_loss(tmp_path):
+    import csv
+    trainer, result, _ = _fit(tmp_path, steps=4, eval_every=0, log_every=2)
+    with open(tmp_path / "log.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "train"]
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    losses = {h["step"]: h["loss"] for h in result.history}
+    assert [float(r["loss"]) for r in rows] == pytest.approx([losses[2], losses[4]], rel=1e-5)  # 6 digits
+
+
 def test_output_directory_that_is_a_file_is_refused(tmp_path):
     target = tmp_path / "f"
     target.write_text("x")
