@@ -26,6 +26,9 @@ def test_diagnose_adding_200(tmp_path, capsys, cell, vanishing):
     report = json.loads((out / "report.json").read_text())
     assert report["verdict"]["vanishing"] is vanishing
     assert report["gradient_flow"]["shape_L_D_T"] == [1, 1, 200]
+    assert report["info"] == {"task": "adding", "length": 200, "hidden_size": 64, "num_layers": 1,
+                              "init": "chrono(max_len=200)" if cell == "lstm" else "default", "seed": 0,
+                              "model": "fresh"}
     assert ("ALARM vanishing" in text) is vanishing
     assert (out / "report.txt").read_text().strip() in text
     if cell == "lstm":
@@ -44,7 +47,9 @@ def test_diagnose_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     assert main(["diagnose", "--checkpoint", str(run / "checkpoint.pt"), "--out", str(tmp_path / "d")]) == 0
     report = json.loads((tmp_path / "d" / "report.json").read_text())
-    assert report["cell"] == "gru" and report["info"]["model"].endswith("(step 1)")
+    assert report["cell"] == "gru" and report["info"] == {
+        "task": "adding", "length": 10, "hidden_size": 4, "num_layers": 1, "init": "default",
+        "model": f"{run / 'checkpoint.pt'} (step 1)"}
     assert report["gradient_flow"]["shape_L_D_T"] == [1, 1, 10]
 
 
