@@ -91,3 +91,21 @@ def test_the_warmup_must_leave_steps_to_fit(tmp_path, capsys):
     assert main([*SMALL, "--search", "--warmup", "480", "--out", str(tmp_path / "s")]) == 2  # 80 % of 600
     assert "expected --warmup < 80 % of --train (480) for the search's fitting part, got 480" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def _result(grid: dict, scores: dict):
+    """A search result over ``grid`` whose val NRMSE is ``scores[(sr, leak)]``."""
+    from types import SimpleNamespace
+    rows = [{"spectral_radius": sr, "leak_rate": a, "ridge": 1e-6, "val_nrmse": scores[sr, a]}
+            for sr in grid["spectral_radius"] for a in grid["leak_rate"]]
+    return SimpleNamespace(grid={**grid, "ridge": [1e-6]}, rows=rows)
+
+
+def test_the_heatmap_axes_are_those_along_which_the_best_score_moves_most_ignoring_failed_fits():
+    from rnnkit.jobs.esn_search import important_axes
+    grid = {"spectral_radius": [0.9, 1.5], "leak_rate": [0.3, 1.0]}
+    # spectral radius 1.5 diverged (inf) at every leak: along it the finite bests are 0.1 vs none
+    result = _result(grid, {(0.9, 0.3): 0.1, (0.9, 1.0): 0.4, (1.5, 0.3): math.inf, (1.5, 1.0): math.inf})
+    assert important_axes(result) == ("leak_rate", "spectral_radius")  # spread 4 against 1 (one finite best)
+    exact = _result(grid, {(0.9, 0.3): 0.0, (0.9, 1.0): 0.2, (1.5, 0.3): 0.1, (1.5, 1.0): 0.3})
+    assert important_axes(exact) == ("spectral_radius", "leak_rate")  # a zero best is left out, not divided by

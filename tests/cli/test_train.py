@@ -13,7 +13,9 @@ def test_train_writes_checkpoint_and_csv_then_resumes(tmp_path, capsys):
     assert main(["train", "--task", "copy", "--cell", "gru", "--tbptt", "10", "--schedule", "cosine",
                  "--warmup-steps", "1", "--optimizer", "adamw", "--clip-norm", "none", "--clip-value", "0.5",
                  *TINY, "--out", str(out)]) == 0
-    assert "done at step 3" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "done at step 3" in printed and f"checkpoint: {out / 'checkpoint.pt'}" in printed
+    assert f"report on the last weights (step 3), also the best by validation: {out / 'best.pt'}" in printed
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["step"] == 3 and ckpt["config"]["train"]["tbptt"] == 10 and ckpt["config"]["train"]["clip_norm"] is None
     header = (out / "log.csv").read_text().splitlines()[0]
@@ -112,3 +114,12 @@ def test_help_shows_choices_and_says_each_thing_once(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--leak-rate VALUES leak rate a" in text and "--spectral-radius VALUES spectral radius of the" in text
     assert "with --search a list 'v1,v2' or a range 'low:high:count'" in text
+
+
+@pytest.mark.parametrize("message, memory", [
+    ("CUDA out of memory. Tried to allocate 2.00 GiB", True), ("[enforce fail] Out of memory", True),
+    ("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes", True),
+    ("mat1 and mat2 shapes cannot be multiplied", False)])
+def test_allocator_failures_are_told_from_other_runtime_errors(message, memory):
+    from rnnkit.cli.main import _out_of_memory
+    assert _out_of_memory(RuntimeError(message)) is memory

@@ -36,6 +36,8 @@ def test_plot_zooms_on_the_test_and_draws_the_error_of_each_run(tmp_path, monkey
     assert "the first 120 of 500 steps" in values.get_title()
     np.testing.assert_allclose(error.get_lines()[0].get_ydata(), offset.numpy())  # prediction - truth, signed
     assert error.get_yscale() == "linear" and "NRMSE" in error.get_lines()[0].get_label()
+    for top, bottom in ((values, error), (free_values, free_error)):  # the error is drawn as the prediction is
+        assert bottom.get_lines()[0].get_color() == top.get_lines()[1].get_color() != top.get_lines()[0].get_color()
     assert [len(line.get_ydata()) for line in free_values.get_lines()] == [50, 50]
     np.testing.assert_allclose(free_error.get_lines()[0].get_ydata(), (free_run - free_truth).abs().numpy())
     assert free_error.get_yscale() == "log"

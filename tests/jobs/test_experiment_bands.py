@@ -217,3 +217,27 @@ def test_results_go_into_folders_made_as_needed(tmp_path):
     from rnnkit.jobs.experiments.common import save_json
     path = save_json(tmp_path / "new" / "deeper", "exp.json", {"a": 1.5})
     assert json.loads(path.read_text()) == {"a": 1.5}
+
+
+def _fake_fit(grad_norm: float = 1.0):
+    def fit(model, task, *, steps, **kwargs):
+        return {"steps": steps, "stopped": "done", "seconds": 1.0, "val_loss": 0.5, "val_metric": 0.5,
+                "test_loss": math.nan, "test_metric": math.nan, "losses": [0.5] * 20, "grad_norms": [grad_norm] * 20}
+    return fit
+
+
+def test_the_full_experiment_4_plots_the_copy_task_beside_the_adding_task(tmp_path, monkeypatch, axis_labels):
+    from rnnkit.jobs.experiments import training
+    monkeypatch.setattr(training, "train", _fake_fit())
+    lines = EXPERIMENTS[4](tmp_path)
+    assert set(axis_labels) == {"exp4_adding.png", "exp4_copy.png"}
+    assert sum(line.startswith("| adding | 100 |") for line in lines) == 3
+    assert sum(line.startswith("| copy | 20 |") for line in lines) == 3
+
+
+def test_a_clipping_run_without_one_finite_gradient_norm_shows_nan(tmp_path, monkeypatch):
+    from rnnkit.jobs.experiments import training
+    monkeypatch.setattr(training, "train", _fake_fit(math.inf))
+    lines = EXPERIMENTS[3](tmp_path, quick=True)
+    rows = _rows(lines, "clipping")
+    assert rows and all(row[2] == "nan" for row in rows.values())  # "largest gradient norm (before clipping)"

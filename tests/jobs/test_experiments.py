@@ -30,3 +30,25 @@ def test_recall_marker_lies_before_the_gap():
     assert (marks.sum(0) == 1).all() and (marks[12 - 5:] == 0).all()
     torch.testing.assert_close(b.y[-1, :, 0], (b.x[:, :, 0] * marks).sum(0))
     assert (b.weight[:-1] == 0).all() and (b.weight[-1] == 1).all()
+
+
+class _Blowup(torch.nn.Module):
+    """A model whose every output is infinite: each step's loss is non-finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = make("rnn", 2, 4, 1)
+
+    def forward(self, x, *args):
+        y, state = self.inner(x, *args)
+        return y * float("inf"), state
+
+
+def test_an_experiment_s_run_stops_after_three_non_finite_steps_in_a_row(capsys):
+    from rnnkit.data.tasks import AddingTask
+    from rnnkit.jobs.experiments.common import train
+    torch.manual_seed(0)
+    fit = train(_Blowup(), AddingTask(8, 4), steps=20, lr=0.5, eval_batches=1)
+    err = capsys.readouterr().err
+    assert fit["stopped"] == "nonfinite" and fit["steps"] == 0 and fit["losses"] == []
+    assert err.count("step skipped") == 3 and "stopped: 3 steps in a row" in err
