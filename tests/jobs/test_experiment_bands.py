@@ -115,6 +115,7 @@ def check_exp3(lines, data):
 def check_exp4(lines, data):
     """Adding only, T=20 (documented: T=100), H=32, 500 Adam steps; the copy rows are not run."""
     assert sorted(data) == ["adding T=20, gru", "adding T=20, lstm", "adding T=20, tanh"]
+    assert all(not {"losses", "grad_norms"} & set(run) for run in data.values())  # the curves go in the plot only
     tanh = data["adding T=20, tanh"]["val_loss"]
     # documented: tanh stays on the plateau, val MSE 0.164 against the memoryless 0.1667 (T=100)
     assert abs(tanh - ADDING_BASELINE) < 0.025, f"tanh: val MSE {tanh:.4g}, documented 0.164 (the 0.1667 plateau)"
@@ -162,21 +163,22 @@ class _Stop(Exception):
 
 # The first trained run's (T, H, steps): in full as docs/experiments.md documents it, and with --quick.
 FULL = {1: (100, 32, 1500), 3: (20, 32, 1500), 4: (100, 32, 1500), 5: (20, 32, 800), 6: (50, 64, 3000),
-        7: (40, 32, 1500)}
-QUICK = {1: (100, 32, 5), 3: (20, 32, 600), 4: (20, 32, 500), 5: (20, 16, 200), 6: (20, 64, 1000), 7: (40, 32, 350)}
+        7: (40, 32, 1500), 8: (5, 32, 10 ** 7), 9: (1000, 64, 4000)}  # 8: its 10 s per point end it first
+QUICK = {1: (100, 32, 5), 3: (20, 32, 600), 4: (20, 32, 500), 5: (20, 16, 200), 6: (20, 64, 1000), 7: (40, 32, 350),
+         8: (5, 32, 500), 9: (100, 64, 1200)}
 
 
 @pytest.mark.parametrize("quick", [False, True])
 @pytest.mark.parametrize("number", sorted(FULL))
 def test_an_experiment_runs_at_the_documented_sizes(tmp_path, monkeypatch, number, quick):
-    from rnnkit.jobs.experiments import theory, training
+    from rnnkit.jobs.experiments import memory, theory, training
     seen = []
 
     def first_run(model, task, *, steps, **kwargs):
         from rnnkit.diagnostics.flow import find_recurrent
         seen.append((task.length, find_recurrent(model).hidden_size, steps))
         raise _Stop
-    for module in (theory, training):
+    for module in (theory, training, memory):
         monkeypatch.setattr(module, "train", first_run)
     with pytest.raises(_Stop):
         EXPERIMENTS[number](tmp_path, quick=True) if quick else EXPERIMENTS[number](tmp_path)
