@@ -41,3 +41,9 @@ def test_narma10_starts_from_rest_with_no_input_before_the_first():
         ys.append(0.3 * ys[t] + 0.05 * ys[t] * sum(ys[max(0, t - 9):t + 1]) + 1.5 * lag * u[t] + 0.1)
     assert y == pytest.approx(ys[1:], rel=1e-14)
     assert y[0] == pytest.approx(0.1) and y[9] != pytest.approx(0.3 * y[8] + 0.05 * y[8] * sum(y[:9]) + 0.1)
+
+
+def test_one_series_is_the_first_and_only_column_of_a_batch_of_one():
+    u, y = narma10(40, seed=3)
+    ub, yb = narma10(40, batch=1, seed=3)
+    assert torch.equal(u, ub[:, 0]) and torch.equal(y, yb[:, 0])

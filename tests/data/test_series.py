@@ -75,3 +75,12 @@ def test_a_negative_column_index_counts_from_the_end_down_to_minus_the_width():
     assert first.values.tolist() == [1.0, 4.0, 7.0]
     with pytest.raises(ValueError, match=r"has 3 columns, got column index -4"):
         read_series("a.csv", column="-4", text=text)
+
+
+def test_forecast_training_batches_are_a_function_of_seed_split_and_index():
+    task = ForecastTask(torch.sin(torch.arange(300.0) / 7), length=8, horizon=2, batch_size=6, seed=3)
+    torch.manual_seed(0)
+    first = task.batch("train", 2).x
+    torch.manual_seed(1)  # the global generator plays no part
+    assert torch.equal(first, task.batch("train", 2).x)
+    assert not torch.equal(first, task.batch("train", 3).x)

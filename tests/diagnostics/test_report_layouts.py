@@ -60,3 +60,11 @@ def test_a_report_makes_the_folders_it_is_written_into(tmp_path):
     names = {p.name for p in written}
     assert {"report.txt", "report.json"} <= names and all(p.parent == tmp_path / "new" / "deeper" for p in written)
     assert why is not None or {"gradient_flow.png", "eigenvalues.png", "gates.png"} <= names
+
+
+def test_the_json_report_names_each_spectrum_s_fields():
+    torch.manual_seed(0)
+    d = diagnose(_Head(False), torch.randn(8, 3, 2, dtype=torch.float64), lambda out, b: out[-1].sum(), max_lag=8)
+    spectra = d.to_dict()["spectra"]
+    assert spectra and all({"block", "spectral_radius", "spectral_norm"} <= set(s) for s in spectra)
+    assert [s["spectral_radius"] for s in spectra] == [s.radius for s in d.spectra]

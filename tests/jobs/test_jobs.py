@@ -236,3 +236,17 @@ def test_make_task_passes_the_seed(name):
     assert make_task(name, 30, 4, seed=5).seed == 5
     assert not torch.equal(make_task(name, 30, 4, seed=5).batch("train", 0).x,
                            make_task(name, 30, 4, seed=6).batch("train", 0).x)
+
+
+def test_a_run_without_a_folder_reports_on_its_last_weights():
+    trainer = Trainer(synthetic.SyntheticJob("adding").build(tiny("adding", "")).model,
+                      synthetic.SyntheticJob("adding").make_task(tiny("adding", "")), TRAIN, None)
+    result = trainer.fit()
+    assert jobs.report_weights(trainer, result) == "report on the last weights (step 2; no validation kept a best.pt)"
+
+
+def test_a_synthetic_checkpoint_s_stored_init_and_engine_are_read_back():
+    old = {"config": {"task_length": 24, "batch_size": 4, "data_seed": 0, "model_cell": "rnn", "model_hidden_size": 5,
+                      "model_num_layers": 1, "init": "orthogonal", "engine": "reference"}}
+    config = synthetic.JOBS[0].config_of(old, "old.pt")
+    assert (config.init, config.engine) == ("orthogonal", "reference")

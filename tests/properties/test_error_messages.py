@@ -9,7 +9,7 @@ import rnnkit
 from rnnkit.data import lorenz, mackey_glass, narma10
 from rnnkit.data.sequences import ClassifyTask, Sequences
 from rnnkit.data.files import decode_utf8
-from rnnkit.data.tasks import AddingTask, CopyTask
+from rnnkit.data.tasks import AddingTask, CopyTask, make_task
 from rnnkit.models.fill import FillModel
 from rnnkit.data.series import read_series
 from rnnkit.data.text import Vocabulary
@@ -24,7 +24,7 @@ from rnnkit.train import weights_file
 from rnnkit.reservoir.diagnostics import echo_state_check, memory_capacity, spectral_radius
 from rnnkit.reservoir.search import search
 from rnnkit.train import CheckpointError
-from rnnkit.train.checkpoint import FORMAT, validate
+from rnnkit.train.checkpoint import FORMAT, atomic_save, validate
 
 
 class _Twice(torch.nn.Module):
@@ -128,6 +128,13 @@ CASES = [  # (what, call, exception, the whole message)
      "checkpoint c.pt lacks the fields 'config', 'model' (written by another program, or damaged)"),
     ("checkpoint lacking one field", lambda: validate({"format": FORMAT, "model": {}}, "c.pt"), CheckpointError,
      "checkpoint c.pt lacks the field 'config' (written by another program, or damaged)"),
+    ("lorenz discard", lambda: lorenz(10, discard=-1), ValueError, "lorenz: expected discard >= 0, got -1"),
+    ("ForecastTask length", lambda: ForecastTask(torch.zeros(50), length=0), ValueError,
+     "ForecastTask: expected length >= 1, got 0"),
+    ("make_task name", lambda: make_task("sorting", 10, 2), ValueError,
+     "make_task: unknown task 'sorting'; valid values are 'adding', 'copy', 'recall', 'lookahead', 'horizon'"),
+    ("Ridge features type", lambda: Ridge(1.0).accumulate([1.0], torch.zeros(1, 1)), TypeError,
+     "Ridge: expected features to be a torch.Tensor, got list"),
 ]
 
 
@@ -227,3 +234,25 @@ def test_an_unreadable_checkpoint_names_the_reason_it_could_not_be_read(tmp_path
         load_checkpoint(path)
     assert str(exc.value).startswith(f"checkpoint {path} is unreadable (truncated or not an rnnkit checkpoint): "
                                      "PytorchStreamReader failed reading zip archive: failed finding central directory")
+
+
+def test_a_hook_without_events_is_told_the_events_there_are():
+    from rnnkit.train import TrainConfig, Trainer
+
+    class Hook:
+        name = "h"
+    trainer = Trainer(SequenceModel("rnn", 2, 4, 1), AddingTask(8, 2), TrainConfig(steps=1, progress=False,
+                                                                                   tensorboard=False), None)
+    with pytest.raises(TypeError) as exc:
+        trainer.add_hook(Hook())
+    assert str(exc.value) == ("Trainer.add_hook: expected a hook with at least one of on_attach, around_forward, "
+                              "objective, on_step_end, on_eval_end, got Hook with none")
+
+
+def test_a_saved_checkpoint_lacking_a_field_is_named_by_its_path(tmp_path):
+    from rnnkit.train import load_checkpoint
+    path = tmp_path / "c.pt"
+    atomic_save({"format": FORMAT, "model": {}}, path)
+    with pytest.raises(CheckpointError) as exc:
+        load_checkpoint(path)
+    assert str(exc.value) == f"checkpoint {path} lacks the field 'config' (written by another program, or damaged)"
