@@ -64,7 +64,7 @@ def test_an_unknown_init_is_refused_with_the_valid_ones():
 
 @pytest.mark.parametrize("name, field, value", [
     ("lm", "embed_size", 7), ("fill", "embed_size", 7), ("lm", "tie_weights", True), ("lm", "cell", "gru"),
-    ("fill", "num_layers", 2), ("forecast", "horizon", 3), ("forecast", "hidden_size", 9), ("classify", "cell", "gru"),
+    ("fill", "num_layers", 2), ("fill", "hidden_size", 9), ("forecast", "horizon", 3), ("forecast", "hidden_size", 9), ("classify", "cell", "gru"),
     ("adding", "hidden_size", 9),
 ])
 def test_a_checkpoint_of_another_model_shape_is_refused(name, field, value, text):  # noqa: F811
@@ -81,3 +81,25 @@ def test_a_checkpoint_of_another_model_shape_is_refused(name, field, value, text
 def test_a_checkpoint_without_run_fields_is_refused_as_one_of_no_task():
     with pytest.raises(CheckpointError, match="checkpoint c.pt was written for task=None, this run has task='copy'"):
         check_run({}, {"task": "copy"}, "c.pt")
+
+
+def test_the_narma10_series_of_rnnkit_esn_is_drawn_from_its_seed_and_standardised():
+    from rnnkit.data import narma10
+    from rnnkit.jobs import esn
+    series = esn.load(esn.ESNJobConfig(task="narma10", train=1500, test=500, seed=4))
+    u, y = narma10(2000, seed=4)
+    torch.testing.assert_close(series.X[:, 0], (u - 0.25) / 0.144)  # U(0, 0.5): mean 0.25, std 0.144
+    assert abs(float(series.X.mean())) < 0.05 and abs(float(series.X.std()) - 1) < 0.05
+    assert abs(float(series.Y[:1500].mean())) < 1e-9 and not torch.equal(
+        series.X, esn.load(esn.ESNJobConfig(task="narma10", train=1500, test=500, seed=5)).X)
+
+
+def test_validation_batches_walk_the_split_in_order_and_training_batches_draw_at_random():
+    from rnnkit.data.sequences import ClassifyTask, Sequences
+    items = tuple(np.full((2, 1), i, dtype=np.float32) for i in range(40))
+    task = ClassifyTask(Sequences(items, np.arange(40) % 2, ("a", "b")), batch_size=4)
+    firsts = lambda batch: batch.x[0, :, 0].tolist()  # each sequence's value names it
+    val = task.parts["val"].tolist()
+    assert firsts(task.batch("val", 0)) == val[:4] and firsts(task.batch("val", 1)) == val[4:6] + val[:2]
+    train = {firsts(task.batch("train", i))[0] for i in range(30)}
+    assert train <= set(task.parts["train"].tolist()) and len(train) > 5
