@@ -12,19 +12,6 @@ from rnnkit.diagnostics.spectral import spectrum
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """The figures the plot functions close, drawn, instead of closed."""
-    from matplotlib import pyplot as plt
-
-    figures = []
-    monkeypatch.setattr(plt, "close", figures.append)
-    yield figures
-    monkeypatch.undo()
-    for fig in figures:
-        plt.close(fig)
-
-
 def gridded(axis) -> bool:
     axis.axes.figure.canvas.draw()
     return any(line.get_visible() for line in axis.get_gridlines())

@@ -11,19 +11,6 @@ from rnnkit.diagnostics.spectral import spectrum
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """The figures the plot functions close, drawn, instead of closed."""
-    from matplotlib import pyplot as plt
-
-    figures = []
-    monkeypatch.setattr(plt, "close", figures.append)
-    yield figures
-    monkeypatch.undo()
-    for fig in figures:
-        plt.close(fig)
-
-
 def legend_is_right_of(ax) -> bool:
     ax.figure.canvas.draw()
     return ax.get_legend().get_window_extent().x0 > ax.get_window_extent().x1

@@ -145,20 +145,18 @@ def test_the_message_names_the_owner_the_expectation_and_the_value(call, error, 
     assert str(exc.value) == message
 
 
-def test_a_csv_that_is_not_csv_names_the_file_and_line(tmp_path):
+@pytest.mark.parametrize("content, column, problem", [
+    pytest.param(b"year,value\n1," + b"9" * 200_000 + b"\n", "", "line 2: not valid CSV (field larger than field "
+                 "limit (131072))", id="not-csv"),
+    pytest.param(b"year,value\n1,\xff\n", "", "is not UTF-8 (invalid byte 0xff at offset 13)", id="not-utf8"),
+    pytest.param(b"1,2\n3,4\n", "value", "has no column 'value' (it has no header)", id="no-header"),
+])
+def test_a_bad_csv_is_named_as_a_csv_file_with_its_problem(tmp_path, content, column, problem):
     path = tmp_path / "s.csv"
-    path.write_text("year,value\n1," + "9" * 200_000 + "\n")
+    path.write_bytes(content)
     with pytest.raises(ValueError) as exc:
-        read_series(path)
-    assert str(exc.value) == f"CSV file {str(path)!r} line 2: not valid CSV (field larger than field limit (131072))"
-
-
-def test_a_csv_that_is_not_utf8_is_named_as_a_csv_file(tmp_path):
-    path = tmp_path / "s.csv"
-    path.write_bytes(b"year,value\n1,\xff\n")
-    with pytest.raises(ValueError) as exc:
-        read_series(path)
-    assert str(exc.value) == f"CSV file {str(path)!r} is not UTF-8 (invalid byte 0xff at offset 13)"
+        read_series(path, column=column)
+    assert str(exc.value) == f"CSV file {str(path)!r} {problem}"
 
 
 def test_a_trainer_names_the_config_type_it_needs():
@@ -216,14 +214,6 @@ def test_a_hook_needs_a_non_empty_str_name(name):
     with pytest.raises(TypeError) as exc:
         trainer.add_hook(hook)
     assert str(exc.value) == f"Trainer.add_hook: expected a hook with a non-empty str name, got Hook with name {name!r}"
-
-
-def test_a_csv_column_asked_of_a_headerless_file_says_it_has_no_header(tmp_path):
-    path = tmp_path / "s.csv"
-    path.write_text("1,2\n3,4\n")
-    with pytest.raises(ValueError) as exc:
-        read_series(path, column="value")
-    assert str(exc.value) == f"CSV file {str(path)!r} has no column 'value' (it has no header)"
 
 
 def test_an_unreadable_checkpoint_names_the_reason_it_could_not_be_read(tmp_path):
