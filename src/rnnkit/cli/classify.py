@@ -6,7 +6,7 @@ import argparse
 HELP = "classify labelled sequences with a checkpoint of rnnkit train --task classify"
 EXAMPLES = """Examples:
   rnnkit classify runs/digits/checkpoint.pt                       # its own test split
-  rnnkit classify runs/ecg/checkpoint.pt --sequences new.csv --output labels.csv
+  rnnkit classify runs/ecg/checkpoint.pt --sequences new.csv --output runs/ecg/labels.csv
 
 Without --sequences the checkpoint's own test split is classified (the data it was
 trained on must still be readable). A CSV file has one sequence per row, label first;

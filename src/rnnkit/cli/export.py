@@ -6,7 +6,7 @@ import argparse
 HELP = "export a trained model: ONNX (one step, state as inputs and outputs) or safetensors (weights only)"
 EXAMPLES = """Examples:
   rnnkit export runs/shakespeare-char/checkpoint.pt --format onnx      # -> runs/shakespeare-char/checkpoint.onnx
-  rnnkit export runs/airline/checkpoint.pt --format onnx --out airline.onnx
+  rnnkit export runs/airline/checkpoint.pt --format onnx --out runs/airline/airline.onnx
   rnnkit export runs/words/checkpoint.pt --format safetensors
 
 ONNX: the graph runs one time step; feed it x and the state (h, and c for an LSTM; zeros

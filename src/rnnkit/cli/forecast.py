@@ -6,7 +6,7 @@ import argparse
 HELP = "forecast with a checkpoint of rnnkit train --task forecast: CSV table and PNG plot"
 EXAMPLES = """Examples:
   rnnkit forecast runs/sunspots/checkpoint.pt                      # writes runs/sunspots/forecast.{csv,png}
-  rnnkit forecast runs/sunspots/checkpoint.pt --split val --output val.csv --plot val.png
+  rnnkit forecast runs/sunspots/checkpoint.pt --split val --output runs/sunspots/val.csv --plot runs/sunspots/val.png
   rnnkit forecast runs/sales/checkpoint.pt --csv sales-2025.csv    # same columns, newer data
 
 For every origin of the chosen split (the first forecast point of each window inside
