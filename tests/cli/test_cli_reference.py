@@ -18,7 +18,7 @@ WIDTH = "100"  # argparse wraps help to $COLUMNS
 
 
 def help_text(argv: list[str]) -> str:
-    os.environ["COLUMNS"] = WIDTH
+    """What ``rnnkit ARGV --help`` prints ($COLUMNS set to WIDTH by the caller)."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):  # --help prints, then exits 0
         build_parser().parse_args([*argv, "--help"])
@@ -54,5 +54,6 @@ def test_the_page_lists_every_command_and_every_flag_of_train(columns):
 
 
 if __name__ == "__main__":
+    os.environ["COLUMNS"] = WIDTH
     PAGE.write_text(page(), encoding="utf-8")
     print(f"wrote {PAGE}")

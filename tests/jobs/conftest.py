@@ -1,4 +1,4 @@
-"""Fixtures the experiment tests share."""
+"""Fixtures the job and experiment tests share."""
 from pathlib import Path
 
 import pytest
@@ -27,3 +27,10 @@ def axis_labels(monkeypatch):
         return save(fig, path)
     monkeypatch.setattr(plots, "_save", recording)
     return seen
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 30)
+    return str(path)

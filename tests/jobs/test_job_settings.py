@@ -9,7 +9,7 @@ from rnnkit import jobs
 from rnnkit.jobs import forecast, synthetic
 from rnnkit.train import CheckpointError
 from rnnkit.train.checkpoint import check_run
-from tests.jobs.test_jobs import text, tiny  # noqa: F401  (text is a fixture)
+from tests.jobs.test_jobs import tiny
 
 
 @pytest.mark.parametrize("transform", ["none", "sqrt"])
@@ -29,7 +29,7 @@ def test_forecast_windows_are_the_series_less_its_training_mean_over_its_trainin
 
 
 @pytest.mark.parametrize("name", ["lm", "fill"])
-def test_the_text_jobs_windows_take_every_setting_of_their_config(name, text):  # noqa: F811
+def test_the_text_jobs_windows_take_every_setting_of_their_config(name, text):
     config = replace(tiny(name, text), length=5, batch_size=3, data_seed=11, val_fraction=0.2, test_fraction=0.15)
     task = jobs.JOBS[name].build(config).task
     task = getattr(task, "text", task)  # fill: the windows of its TextTask
@@ -45,7 +45,7 @@ def _recurrent_weights(model):
 
 
 @pytest.mark.parametrize("name", ["lm", "fill", "forecast", "classify", "adding"])
-def test_the_init_setting_reaches_every_recurrent_weight(name, text):  # noqa: F811
+def test_the_init_setting_reaches_every_recurrent_weight(name, text):
     base = replace(tiny(name, text), cell="rnn")
     for init, orthogonal in (("orthogonal", True), ("default", False)):
         torch.manual_seed(0)
@@ -64,10 +64,10 @@ def test_an_unknown_init_is_refused_with_the_valid_ones():
 
 @pytest.mark.parametrize("name, field, value", [
     ("lm", "embed_size", 7), ("fill", "embed_size", 7), ("lm", "tie_weights", True), ("lm", "cell", "gru"),
-    ("fill", "num_layers", 2), ("fill", "hidden_size", 9), ("forecast", "horizon", 3), ("forecast", "hidden_size", 9), ("classify", "cell", "gru"),
-    ("adding", "hidden_size", 9),
+    ("fill", "num_layers", 2), ("fill", "hidden_size", 9), ("forecast", "horizon", 3), ("forecast", "hidden_size", 9),
+    ("classify", "cell", "gru"), ("adding", "hidden_size", 9),
 ])
-def test_a_checkpoint_of_another_model_shape_is_refused(name, field, value, text):  # noqa: F811
+def test_a_checkpoint_of_another_model_shape_is_refused(name, field, value, text):
     job = jobs.JOBS[name]
     base = tiny(name, text)
     if field == "tie_weights":

@@ -13,13 +13,6 @@ from rnnkit.train import CheckpointError, TrainConfig, Trainer, load_checkpoint
 TRAIN = TrainConfig(steps=2, eval_every=0, eval_batches=1, checkpoint_every=0, progress=False, tensorboard=False)
 
 
-@pytest.fixture
-def text(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 30)
-    return str(path)
-
-
 def tiny(name: str, text: str):
     """A small config of the job ``name``."""
     if name == "lm":
@@ -170,21 +163,6 @@ def test_language_scores_are_reported_in_bits_per_character_and_perplexity():
     assert lm.describe(scores, "char", "val") == "val: 1.500 bits/char (unigram 4.000) over 10 characters"
     scores = {"model": math.log(20), "unigram": math.log(100), "tokens": 7}
     assert lm.describe(scores, "word", "test") == "test: perplexity 20.0 (unigram 100.0, 5.00x better) over 7 tokens"
-
-
-def _recurrent_weight(model):
-    (name, weight), = [(n, p) for n, p in model.named_parameters() if "weight_hh" in n]
-    return weight.detach().double()
-
-
-@pytest.mark.parametrize("name", ["forecast", "lm"])
-def test_the_init_setting_reaches_the_model(name, text):
-    base = tiny(name, text)
-    eye = torch.eye(base.hidden_size, dtype=torch.float64)
-    for init, orthogonal in (("orthogonal", True), ("default", False)):
-        torch.manual_seed(0)
-        w = _recurrent_weight(jobs.JOBS[name].build(replace(base, cell="rnn", init=init)).model)
-        assert torch.allclose(w.T @ w, eye, atol=1e-5) is orthogonal, init
 
 
 def test_a_synthetic_checkpoint_from_before_whole_configs_reads_as_the_default_init():

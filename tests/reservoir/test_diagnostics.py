@@ -73,19 +73,14 @@ def test_convergence_is_read_at_the_last_step():
     assert not echo_state_check(res, steps=30, init_scale=10.0, tol=float(d[-1]) * 0.99).converged
 
 
+@pytest.mark.parametrize("measure, starts_from_a_state", [
+    pytest.param(lambda res: memory_capacity(res, max_delay=3, train=200, test=100, washout=20), False, id="mc"),
+    pytest.param(lambda res: echo_state_check(res, steps=20), True, id="esp")])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_memory_capacity_drives_the_reservoir_in_its_own_dtype(dtype, monkeypatch):
+def test_the_measures_drive_the_reservoir_in_its_own_dtype(dtype, measure, starts_from_a_state, monkeypatch):
     res = Reservoir(1, ReservoirConfig(units=20, spectral_radius=0.9), dtype=dtype)
     seen, run = [], res.run
-    monkeypatch.setattr(res, "run", lambda x, *a, **k: (seen.append(x.dtype), run(x, *a, **k))[1])
-    memory_capacity(res, max_delay=3, train=200, test=100, washout=20)
-    assert seen == [dtype]
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_the_echo_state_check_starts_the_reservoir_in_its_own_dtype(dtype, monkeypatch):
-    res = Reservoir(1, ReservoirConfig(units=20, spectral_radius=0.9), dtype=dtype)
-    seen, run = [], res.run
-    monkeypatch.setattr(res, "run", lambda x, h0=None: (seen.append((x.dtype, h0.dtype)), run(x, h0))[1])
-    echo_state_check(res, steps=20)
-    assert seen == [(dtype, dtype)]
+    monkeypatch.setattr(res, "run", lambda x, h0=None: (seen.append((x.dtype, getattr(h0, "dtype", None))),
+                                                        run(x, h0))[1])
+    measure(res)
+    assert seen == [(dtype, dtype if starts_from_a_state else None)]
